@@ -1,0 +1,163 @@
+"""`dona` command line: a thin shell over `dona.service.Dona`.
+
+Errors a user can act on (`DonaError`) print one line on stderr and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from dona.errors import DonaError
+
+app = typer.Typer(
+    name="dona",
+    help="DONA product assistant: ingest catalogs and search them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+CatalogOpt = Annotated[
+    str | None, typer.Option("--catalog", "-c", help="Catalog name (default: DONA_CATALOG).")
+]
+
+
+def _service():
+    from dona.service import Dona
+
+    return Dona()
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="CSV, JSON or JSON Lines file, optionally .gz")],
+    catalog: CatalogOpt = None,
+    skip_bad_rows: Annotated[
+        bool, typer.Option(help="Leave invalid rows out (they are listed) instead of rejecting.")
+    ] = False,
+    currency: Annotated[
+        str | None, typer.Option(help="Currency of prices that do not name one (e.g. EUR).")
+    ] = None,
+    prices_in_cents: Annotated[
+        bool, typer.Option(help="The price column holds integer minor units (cents).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Ingest a catalog file as a new version; it goes live only when complete."""
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if quiet:
+            return
+        for other in [name for name in bars if name != stage]:
+            bars.pop(other).close()  # one bar at a time: parse, store, embed, index
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=f"{stage:>6}", leave=True, file=sys.stderr)
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    service = _service()
+    try:
+        report = service.ingest_file(
+            path,
+            catalog=catalog,
+            skip_bad_rows=skip_bad_rows,
+            currency=currency,
+            prices_in_minor_units=prices_in_cents,
+            progress=progress,
+        )
+    finally:
+        for bar in bars.values():
+            bar.close()
+    typer.echo(
+        f"catalog {report.catalog!r} version {report.version} is live: {report.products} "
+        f"products ({report.embedded} embedded, {report.cached} from cache) in "
+        f"{report.seconds:.1f} s"
+    )
+    if report.skipped:
+        typer.echo(f"skipped {len(report.skipped)} invalid rows:")
+        for problem in report.skipped[:50]:
+            typer.echo(f"  {problem}")
+        if len(report.skipped) > 50:
+            typer.echo(f"  ... and {len(report.skipped) - 50} more")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What the shopper is looking for.")],
+    catalog: CatalogOpt = None,
+    k: Annotated[int, typer.Option("--k", "-k", min=1, max=1000, help="Results.")] = 10,
+    min_price: Annotated[float | None, typer.Option(help="Lowest price.")] = None,
+    max_price: Annotated[float | None, typer.Option(help="Highest price.")] = None,
+    brand: Annotated[
+        list[str] | None, typer.Option("--brand", help="Only this brand (repeatable).")
+    ] = None,
+    category: Annotated[str | None, typer.Option(help="Category contains this text.")] = None,
+    in_stock: Annotated[bool, typer.Option("--in-stock", help="Only products in stock.")] = False,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or lexical.")] = "hybrid",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Search the live version of a catalog."""
+    from dona.search import Filters
+
+    filters = Filters(
+        min_price=min_price,
+        max_price=max_price,
+        brands=tuple(brand or ()),
+        category=category,
+        in_stock=in_stock,
+    )
+    response = _service().search(query, catalog=catalog, k=k, filters=filters, mode=mode)  # type: ignore[arg-type]
+    if as_json:
+        typer.echo(json.dumps(response.to_dict(), ensure_ascii=False, indent=2))
+        return
+    if not response.results:
+        typer.echo("no products match")
+        return
+    for rank, result in enumerate(response.results, start=1):
+        p = result.product
+        price = f"{p.price:,.2f} {p.currency}" if p.price is not None else "no price"
+        brand_text = f" [{p.brand}]" if p.brand else ""
+        typer.echo(f"{rank:>3}. {p.title}{brand_text}  {price}  (id {p.id})")
+
+
+@app.command()
+def catalogs(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List catalogs and their live versions."""
+    rows = _service().catalogs()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no catalogs yet; run 'dona ingest FILE'")
+        return
+    for row in rows:
+        live = (
+            f"v{row['version']}, {row['products']} products, {row['phase']}"
+            if row["version"]
+            else "no live version"
+        )
+        typer.echo(f"{row['name']}: {live}")
+
+
+def main() -> None:
+    try:
+        app()  # standalone: usage errors print their own message and exit 2
+    except DonaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

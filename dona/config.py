@@ -1,0 +1,80 @@
+"""One typed settings object; every field can be set as an environment variable `DONA_<FIELD>`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dona.errors import ConfigError
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "dona"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DONA_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where the SQLite database (by default) and the index files live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; e.g. postgresql+psycopg://user:pw@host/dona. "
+        "Default: SQLite file <data_dir>/dona.db.",
+    )
+    catalog: str = Field(default="default", description="Catalog used when none is named.")
+    embedder: str = Field(default="minilm", description="Registered embedder name.")
+    embed_batch_size: int = Field(default=64, ge=1, le=4096)
+    embed_max_tokens: int = Field(
+        default=128, ge=16, le=512, description="Tokens per product text the embedder reads."
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="CPU threads for embedding and index builds (default: all)."
+    )
+    default_currency: str = Field(default="USD", min_length=3, max_length=3)
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+    bm25_weight: float = Field(
+        default=2.0,
+        ge=0,
+        description="Weight of the BM25 ranking in fusion (dense = 1). Lexical matching is "
+        "the stronger retriever on product titles; see evals/reports/hybrid.md.",
+    )
+    fusion_depth: int = Field(
+        default=100, ge=10, description="Candidates taken from each retriever before fusion."
+    )
+    keep_versions: int = Field(
+        default=3, ge=1, description="Catalog versions kept on disk (live one included)."
+    )
+    max_upload_mb: int = Field(default=200, ge=1)
+
+    @field_validator("default_currency")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'dona.db'}"
+
+    @property
+    def index_root(self) -> Path:
+        return self.data_dir / "indexes"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment; an invalid DONA_* value is a plain `ConfigError`."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"DONA_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid setting: {problems}") from None

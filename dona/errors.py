@@ -1,0 +1,70 @@
+"""Errors a user can act on.
+
+Every error that should reach a merchant or shopper is a `DonaError`: its `str()` is a
+plain, complete sentence that says what went wrong and what to do. The CLI prints it on
+one line and exits non-zero; the UI shows it in a banner. Anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DonaError(Exception):
+    """Base class: the message is meant for the person using DONA."""
+
+    exit_code = 1
+
+
+class ConfigError(DonaError):
+    """A setting is missing or invalid."""
+
+    exit_code = 2
+
+
+class CatalogNotFoundError(DonaError):
+    """The requested catalog does not exist or has no live version."""
+
+
+class CatalogFileError(DonaError):
+    """The uploaded file cannot be read as a catalog at all (empty, wrong encoding, ...)."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One bad row of an upload. `row` is what the merchant sees in their editor:
+    the line number for CSV and JSON Lines (header is line 1), the 1-based item for JSON."""
+
+    row: int
+    reason: str
+    product_id: str | None = None
+
+    def __str__(self) -> str:
+        ident = f" (id {self.product_id!r})" if self.product_id else ""
+        return f"row {self.row}{ident}: {self.reason}"
+
+
+class CatalogValidationError(DonaError):
+    """Some rows are invalid; nothing was changed. Carries every problem found."""
+
+    def __init__(self, problems: list[RowProblem], total_rows: int, max_listed: int = 20):
+        self.problems = problems
+        self.total_rows = total_rows
+        listed = "; ".join(str(p) for p in problems[:max_listed])
+        more = f"; and {len(problems) - max_listed} more" if len(problems) > max_listed else ""
+        super().__init__(
+            f"{len(problems)} of {total_rows} rows are invalid, so nothing was changed: "
+            f"{listed}{more}. Fix those rows, or ingest with --skip-bad-rows to leave them out."
+        )
+
+
+class IndexIntegrityError(DonaError):
+    """The index files on disk do not match their manifest or the current settings."""
+
+
+class ModelUnavailableError(DonaError):
+    """A bundled model could not be loaded offline."""
+
+
+class QueryError(DonaError):
+    """The shopper's query or filters cannot be used as given."""

@@ -1,0 +1,475 @@
+"""SQL storage (SQLAlchemy 2): catalogs, immutable catalog versions, products, ingest runs
+and the embedding cache. SQLite by default, PostgreSQL through `DONA_DATABASE_URL`.
+
+A catalog points at its live version. A new version is written beside it with status
+`building` and becomes live in one short transaction after rows, embeddings and index
+files are complete; a process that dies before then leaves the old version serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from dona.catalog import Product, minor_unit_exponent
+from dona.errors import CatalogNotFoundError, ConfigError
+
+BUILDING, READY, FAILED, RETIRED = "building", "ready", "failed", "retired"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class CatalogRow(Base):
+    __tablename__ = "catalogs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    live_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("catalog_versions.id", use_alter=True, name="fk_catalog_live_version")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CatalogVersionRow(Base):
+    __tablename__ = "catalog_versions"
+    __table_args__ = (UniqueConstraint("catalog_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default=BUILDING)
+    product_count: Mapped[int] = mapped_column(Integer, default=0)
+    index_dir: Mapped[str | None] = mapped_column(String(500))
+    embedder: Mapped[str | None] = mapped_column(String(200))
+    phase: Mapped[str | None] = mapped_column(String(50))
+    source_name: Mapped[str | None] = mapped_column(String(500))
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProductRow(Base):
+    __tablename__ = "products"
+    __table_args__ = (
+        UniqueConstraint("version_id", "product_id"),
+        UniqueConstraint("version_id", "position"),
+    )
+
+    pk: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("catalog_versions.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)  # row in the version's vector files
+    product_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(500))
+    brand: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    price_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    category: Mapped[str | None] = mapped_column(String(500))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    image_url: Mapped[str | None] = mapped_column(String(2000))
+    stock: Mapped[int | None] = mapped_column(Integer)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class IngestRunRow(Base):
+    __tablename__ = "ingest_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    catalog_id: Mapped[int] = mapped_column(ForeignKey("catalogs.id"), index=True)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("catalog_versions.id"))
+    source_name: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_ingested: Mapped[int] = mapped_column(Integer, default=0)
+    rows_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    timings: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    message: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class EmbeddingCacheRow(Base):
+    __tablename__ = "embedding_cache"
+
+    model_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    text_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def product_from_row(row: ProductRow) -> Product:
+    return Product(
+        id=row.product_id,
+        title=row.title,
+        brand=row.brand,
+        description=row.description,
+        price_minor=row.price_minor,
+        currency=row.currency,
+        category=row.category,
+        url=row.url,
+        image_url=row.image_url,
+        stock=row.stock,
+        attributes=row.attributes or {},
+    )
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(dbapi_conn, _record):  # WAL: readers never block the ingest
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.close()
+
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # bad URL, missing driver
+        raise ConfigError(f"cannot use DONA_DATABASE_URL {url!r}: {exc}") from None
+
+
+class Store:
+    """All SQL access goes through here."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.Session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        try:
+            Base.metadata.create_all(self.engine)
+        except Exception as exc:
+            raise ConfigError(f"cannot open the database at {self._safe_url()}: {exc}") from None
+
+    def _safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # ---- catalogs and versions ------------------------------------------------------
+
+    def catalog(self, name: str) -> CatalogRow | None:
+        with self.Session() as s:
+            return s.scalar(select(CatalogRow).where(CatalogRow.name == name))
+
+    def ensure_catalog(self, name: str) -> CatalogRow:
+        with self.Session.begin() as s:
+            row = s.scalar(select(CatalogRow).where(CatalogRow.name == name))
+            if row is None:
+                row = CatalogRow(name=name)
+                s.add(row)
+                s.flush()
+            return row
+
+    def catalogs(self) -> list[tuple[CatalogRow, CatalogVersionRow | None]]:
+        with self.Session() as s:
+            rows = s.scalars(select(CatalogRow).order_by(CatalogRow.name)).all()
+            return [
+                (c, s.get(CatalogVersionRow, c.live_version_id) if c.live_version_id else None)
+                for c in rows
+            ]
+
+    def live_version(self, name: str) -> CatalogVersionRow:
+        with self.Session() as s:
+            row = s.execute(
+                select(CatalogVersionRow)
+                .join(CatalogRow, CatalogRow.live_version_id == CatalogVersionRow.id)
+                .where(CatalogRow.name == name)
+            ).scalar_one_or_none()
+        if row is None:
+            if self.catalog(name) is None:
+                raise CatalogNotFoundError(
+                    f"there is no catalog named {name!r}; ingest one with 'dona ingest FILE "
+                    f"--catalog {name}' (see 'dona catalogs')"
+                )
+            raise CatalogNotFoundError(f"catalog {name!r} has no live version yet; ingest a file")
+        return row
+
+    def versions(self, name: str) -> list[CatalogVersionRow]:
+        with self.Session() as s:
+            return list(
+                s.scalars(
+                    select(CatalogVersionRow)
+                    .join(CatalogRow, CatalogRow.id == CatalogVersionRow.catalog_id)
+                    .where(CatalogRow.name == name)
+                    .order_by(CatalogVersionRow.number.desc())
+                )
+            )
+
+    def version(self, version_id: int) -> CatalogVersionRow | None:
+        with self.Session() as s:
+            return s.get(CatalogVersionRow, version_id)
+
+    def new_version(
+        self, catalog_id: int, source_name: str | None, source_sha256: str
+    ) -> CatalogVersionRow:
+        with self.Session.begin() as s:
+            number = (
+                s.scalar(
+                    select(func.max(CatalogVersionRow.number)).where(
+                        CatalogVersionRow.catalog_id == catalog_id
+                    )
+                )
+                or 0
+            ) + 1
+            row = CatalogVersionRow(
+                catalog_id=catalog_id,
+                number=number,
+                status=BUILDING,
+                source_name=source_name,
+                source_sha256=source_sha256,
+            )
+            s.add(row)
+            s.flush()
+            return row
+
+    def update_version(self, version_id: int, **values: Any) -> None:
+        with self.Session.begin() as s:
+            s.execute(
+                update(CatalogVersionRow).where(CatalogVersionRow.id == version_id).values(**values)
+            )
+
+    def activate(self, catalog_id: int, version_id: int) -> None:
+        """The atomic switch: one transaction flips the live pointer and the status."""
+        with self.Session.begin() as s:
+            s.execute(
+                update(CatalogVersionRow)
+                .where(CatalogVersionRow.id == version_id)
+                .values(status=READY, activated_at=utcnow())
+            )
+            s.execute(
+                update(CatalogRow)
+                .where(CatalogRow.id == catalog_id)
+                .values(live_version_id=version_id)
+            )
+
+    def abandon_stale_builds(self, catalog_id: int) -> list[CatalogVersionRow]:
+        """Versions left `building` by a process that died; the caller holds the catalog lock,
+        so no live ingest owns them."""
+        with self.Session.begin() as s:
+            stale = list(
+                s.scalars(
+                    select(CatalogVersionRow).where(
+                        CatalogVersionRow.catalog_id == catalog_id,
+                        CatalogVersionRow.status == BUILDING,
+                    )
+                )
+            )
+            for row in stale:
+                row.status = FAILED
+            s.execute(
+                update(IngestRunRow)
+                .where(IngestRunRow.catalog_id == catalog_id, IngestRunRow.status == "running")
+                .values(status="failed", message="interrupted", finished_at=utcnow())
+            )
+        return stale
+
+    def delete_version_rows(self, version_id: int) -> None:
+        with self.Session.begin() as s:
+            s.execute(delete(ProductRow).where(ProductRow.version_id == version_id))
+
+    # ---- products ----------------------------------------------------------------
+
+    def insert_products(
+        self, version_id: int, products: Sequence[Product], batch: int = 2000
+    ) -> None:
+        with self.Session.begin() as s:
+            for start in range(0, len(products), batch):
+                s.execute(
+                    ProductRow.__table__.insert(),
+                    [
+                        {
+                            "version_id": version_id,
+                            "position": start + i,
+                            "product_id": p.id,
+                            "title": p.title,
+                            "brand": p.brand,
+                            "description": p.description,
+                            "price_minor": p.price_minor,
+                            "currency": p.currency,
+                            "category": p.category,
+                            "url": p.url,
+                            "image_url": p.image_url,
+                            "stock": p.stock,
+                            "attributes": p.attributes,
+                        }
+                        for i, p in enumerate(products[start : start + batch])
+                    ],
+                )
+
+    def products_at(self, version_id: int, positions: Iterable[int]) -> dict[int, Product]:
+        positions = [int(p) for p in positions]
+        if not positions:
+            return {}
+        with self.Session() as s:
+            rows = s.scalars(
+                select(ProductRow).where(
+                    ProductRow.version_id == version_id, ProductRow.position.in_(positions)
+                )
+            ).all()
+        return {row.position: product_from_row(row) for row in rows}
+
+    def products_by_id(self, version_id: int, product_ids: Iterable[str]) -> dict[str, Product]:
+        ids = list(product_ids)
+        with self.Session() as s:
+            rows = s.scalars(
+                select(ProductRow).where(
+                    ProductRow.version_id == version_id, ProductRow.product_id.in_(ids)
+                )
+            ).all()
+        return {row.product_id: product_from_row(row) for row in rows}
+
+    def facets(self, version_id: int) -> dict[str, np.ndarray]:
+        """Per-position filter columns, loaded once per served version."""
+        with self.Session() as s:
+            rows = s.execute(
+                select(
+                    ProductRow.position,
+                    ProductRow.product_id,
+                    ProductRow.price_minor,
+                    ProductRow.currency,
+                    ProductRow.brand,
+                    ProductRow.category,
+                    ProductRow.stock,
+                )
+                .where(ProductRow.version_id == version_id)
+                .order_by(ProductRow.position)
+            ).all()
+        n = len(rows)
+        price = np.full(n, np.nan)
+        for i, r in enumerate(rows):
+            if r.price_minor is not None:
+                price[i] = r.price_minor / 10 ** minor_unit_exponent(r.currency or "USD")
+        return {
+            "product_id": np.array([r.product_id for r in rows], dtype=object),
+            "price": price,
+            "brand": np.array([(r.brand or "").casefold() for r in rows], dtype=object),
+            "category": np.array([(r.category or "").casefold() for r in rows], dtype=object),
+            "stock": np.array([-1 if r.stock is None else r.stock for r in rows], dtype=np.int64),
+        }
+
+    def all_products(self, version_id: int) -> list[Product]:
+        with self.Session() as s:
+            rows = s.scalars(
+                select(ProductRow)
+                .where(ProductRow.version_id == version_id)
+                .order_by(ProductRow.position)
+            ).all()
+        return [product_from_row(r) for r in rows]
+
+    def brands(self, version_id: int) -> list[str]:
+        with self.Session() as s:
+            return [
+                b
+                for b in s.scalars(
+                    select(ProductRow.brand)
+                    .where(ProductRow.version_id == version_id, ProductRow.brand.is_not(None))
+                    .distinct()
+                    .order_by(ProductRow.brand)
+                )
+            ]
+
+    # ---- ingest runs ---------------------------------------------------------------
+
+    def start_run(self, catalog_id: int, source_name: str | None) -> int:
+        with self.Session.begin() as s:
+            row = IngestRunRow(catalog_id=catalog_id, source_name=source_name)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def finish_run(self, run_id: int, status: str, **values: Any) -> None:
+        with self.Session.begin() as s:
+            s.execute(
+                update(IngestRunRow)
+                .where(IngestRunRow.id == run_id)
+                .values(status=status, finished_at=utcnow(), **values)
+            )
+
+    def runs(self, catalog_name: str, limit: int = 20) -> list[IngestRunRow]:
+        with self.Session() as s:
+            return list(
+                s.scalars(
+                    select(IngestRunRow)
+                    .join(CatalogRow, CatalogRow.id == IngestRunRow.catalog_id)
+                    .where(CatalogRow.name == catalog_name)
+                    .order_by(IngestRunRow.id.desc())
+                    .limit(limit)
+                )
+            )
+
+    # ---- embedding cache -------------------------------------------------------------
+
+    def cached_embeddings(
+        self, model_id: str, hashes: Sequence[str], dims: int
+    ) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        with self.Session() as s:
+            for start in range(0, len(unique), 900):  # stay under SQLite's bound-variable limit
+                chunk = unique[start : start + 900]
+                for h, blob in s.execute(
+                    select(EmbeddingCacheRow.text_hash, EmbeddingCacheRow.vector).where(
+                        EmbeddingCacheRow.model_id == model_id,
+                        EmbeddingCacheRow.text_hash.in_(chunk),
+                    )
+                ):
+                    vec = np.frombuffer(blob, dtype=np.float32)
+                    if vec.shape[0] == dims:
+                        found[h] = vec
+        return found
+
+    def cache_embeddings(self, model_id: str, items: dict[str, np.ndarray]) -> None:
+        """Store vectors for texts that were cache misses."""
+        rows = [
+            {"model_id": model_id, "text_hash": h, "vector": np.asarray(v, np.float32).tobytes()}
+            for h, v in items.items()
+        ]
+        try:
+            with self.Session.begin() as s:
+                for start in range(0, len(rows), 2000):
+                    s.execute(EmbeddingCacheRow.__table__.insert(), rows[start : start + 2000])
+        except IntegrityError:  # another catalog's ingest cached some of them meanwhile
+            with self.Session.begin() as s:
+                for row in rows:
+                    s.merge(EmbeddingCacheRow(**row))

@@ -1,0 +1,223 @@
+"""Ingest and search through `Dona`, with the hashing embedder (isolates bookkeeping from
+the model; retrieval quality with the real model is in test_integration.py)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from dona.errors import (
+    CatalogFileError,
+    CatalogValidationError,
+    ConfigError,
+    DonaError,
+    IndexIntegrityError,
+)
+from dona.search import Filters
+from dona.service import Dona
+from dona.storage import FAILED, RETIRED, Store
+
+CATALOG = b"""id,title,brand,price,stock,category
+s1,Portable Bluetooth Speaker,Acme,49.00,4,Audio
+s2,Waterproof Bluetooth Speaker,Bolt,89.00,0,Audio
+s3,Bluetooth Headphones,Acme,120.00,2,Audio
+c1,USB-C Cable 2m,Bolt,9.99,10,Cables
+c2,HDMI Cable,Acme,,5,Cables
+"""
+
+
+def live(dona, name="default"):
+    return dona.store.live_version(name)
+
+
+def test_ingest_then_search(dona):
+    report = dona.ingest_bytes(CATALOG, filename="shop.csv")
+    assert (report.catalog, report.version, report.products) == ("default", 1, 5)
+    assert report.embedded == 5 and report.cached == 0
+    assert set(report.timings) == {"parse", "store", "embed", "index"}
+    response = dona.search("bluetooth speaker", k=3)
+    assert {r.product.id for r in response.results[:2]} == {"s1", "s2"}
+    prices = {r["id"]: r["price"] for r in response.to_dict()["results"]}
+    assert prices["s1"] == 49.0
+
+
+def test_filters_hold_in_every_mode(dona):
+    dona.ingest_bytes(CATALOG, filename="shop.csv")
+    cases = [
+        (Filters(max_price=50), {"s1", "c1"}),
+        (Filters(min_price=50, max_price=100), {"s2"}),
+        (Filters(brands=("acme",)), {"s1", "s3", "c2"}),
+        (Filters(in_stock=True, category="audio"), {"s1", "s3"}),
+    ]
+    for mode in ("hybrid", "dense", "lexical"):
+        for filters, allowed in cases:
+            got = {
+                r.product.id
+                for r in dona.search("bluetooth cable", k=10, filters=filters, mode=mode).results
+            }
+            assert got <= allowed, (mode, filters)
+            if mode != "lexical":  # dense ranks every allowed product
+                assert got == allowed, (mode, filters)
+
+
+def test_reingest_unchanged_embeds_nothing(dona):
+    dona.ingest_bytes(CATALOG, filename="shop.csv")
+    again = dona.ingest_bytes(CATALOG, filename="shop.csv")
+    assert (again.version, again.embedded, again.cached) == (2, 0, 5)
+    changed = dona.ingest_bytes(CATALOG.replace(b"HDMI Cable", b"HDMI 2.1 Cable"), filename="s.csv")
+    assert (changed.embedded, changed.cached) == (1, 4)
+    assert dona.search("hdmi", k=1, mode="lexical").results[0].product.title == "HDMI 2.1 Cable"
+
+
+def test_invalid_upload_changes_nothing(dona):
+    dona.ingest_bytes(CATALOG, filename="shop.csv")
+    before = live(dona)
+    files_before = sorted(p.name for p in dona.settings.index_root.joinpath("default").iterdir())
+    bad = CATALOG + b",No id,Acme,1,1,x\nz9,Bad price,Acme,cheap,1,x\n"
+    with pytest.raises(CatalogValidationError) as info:
+        dona.ingest_bytes(bad, filename="shop.csv")
+    assert [(p.row, p.reason) for p in info.value.problems] == [
+        (7, "missing id"),
+        (8, "unparseable price 'cheap'"),
+    ]
+    for broken in (b"", b"\x00\x01binary", b"name,colour\nx,red\n"):
+        with pytest.raises(CatalogFileError):
+            dona.ingest_bytes(broken, filename="x.csv")
+    assert live(dona).id == before.id
+    assert (
+        sorted(p.name for p in dona.settings.index_root.joinpath("default").iterdir())
+        == files_before
+    )
+    runs = dona.store.runs("default")
+    assert [r.status for r in runs][:4] == ["rejected"] * 4
+    assert runs[3].problems[0] == {"row": 7, "reason": "missing id", "product_id": None}
+    assert dona.search("portable", k=1, mode="lexical").results[0].product.id == "s1"
+
+
+def test_skip_bad_rows_is_explicit_and_reported(dona):
+    bad = CATALOG + b",No id,Acme,1,1,x\n"
+    report = dona.ingest_bytes(bad, filename="shop.csv", skip_bad_rows=True)
+    assert report.products == 5 and [p.row for p in report.skipped] == [7]
+    assert dona.store.runs("default")[0].rows_skipped == 1
+
+
+def test_failure_mid_build_keeps_previous_version(dona, monkeypatch):
+    dona.ingest_bytes(CATALOG, filename="shop.csv")
+    before = live(dona)
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("dona.service.BM25Index.build", explode)
+    with pytest.raises(OSError, match="disk full"):
+        dona.ingest_bytes(CATALOG.replace(b"Acme", b"Zed"), filename="shop.csv")
+    assert live(dona).id == before.id
+    failed = dona.store.versions("default")[0]
+    assert failed.status == FAILED and dona.store.all_products(failed.id) == []
+    assert not any(
+        p.name.endswith(".building") for p in (dona.settings.index_root / "default").iterdir()
+    )
+    assert dona.search("portable", k=1, mode="lexical").results[0].product.brand == "Acme"
+
+
+def test_process_killed_mid_ingest_leaves_previous_version_serving(dona, tmp_path):
+    """A real crash: a child process is SIGKILLed while it builds the index."""
+    dona.ingest_bytes(CATALOG, filename="shop.csv")
+    before = live(dona)
+    (tmp_path / "new.csv").write_bytes(CATALOG.replace(b"Acme", b"Zed"))
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        sys.path.insert(0, {os.path.dirname(__file__)!r})
+        import conftest  # registers the test embedder
+        import dona.service
+        from dona.config import Settings
+        def die(*a, **k):
+            os.kill(os.getpid(), signal.SIGKILL)
+        dona.service.BM25Index.build = die
+        service = dona.service.Dona(Settings(data_dir={str(dona.settings.data_dir)!r}, embedder="test-hashing"))
+        service.ingest_file({str(tmp_path / "new.csv")!r})
+        """
+    )
+    child = subprocess.run([sys.executable, "-c", script], capture_output=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()
+    assert live(dona).id == before.id
+    stuck = dona.store.versions("default")[0]
+    assert stuck.status == "building"  # what the dead process left behind
+    assert dona.search("portable", k=1, mode="lexical").results[0].product.brand == "Acme"
+    # the next ingest cleans up after it and goes live
+    report = dona.ingest_bytes(CATALOG.replace(b"Acme", b"Yak"), filename="shop.csv")
+    assert dona.store.version(stuck.id).status == FAILED
+    assert dona.store.all_products(stuck.id) == []
+    assert report.version == 3 and live(dona).number == 3
+    assert dona.search("portable", k=1, mode="lexical").results[0].product.brand == "Yak"
+
+
+def test_old_versions_are_pruned(dona):
+    for i in range(5):
+        dona.ingest_bytes(CATALOG + f"x{i},Extra {i},Acme,1,1,x\n".encode(), filename="s.csv")
+    versions = dona.store.versions("default")
+    assert [v.status for v in versions] == ["ready"] * 3 + [RETIRED] * 2
+    kept = sorted(p.name for p in (dona.settings.index_root / "default").iterdir())
+    assert kept == ["v00003", "v00004", "v00005"]
+
+
+def test_serving_follows_the_live_version_across_processes(settings, dona):
+    dona.ingest_bytes(CATALOG, filename="shop.csv")
+    replica = Dona(settings)  # another app process on the same database and files
+    assert replica.search("speaker", k=1).version == 1
+    dona.ingest_bytes(CATALOG.replace(b"Acme", b"Zed"), filename="shop.csv")
+    assert replica.search("speaker", k=1).version == 2
+
+
+def test_index_built_with_another_model_is_refused(settings, dona):
+    dona.ingest_bytes(CATALOG, filename="shop.csv")
+    other = Dona(settings.model_copy(update={"embedder": "minilm"}))
+    with pytest.raises(IndexIntegrityError, match="embedder='test-hashing-64' but 'all-MiniLM"):
+        other.search("speaker")
+
+
+def test_tampered_index_is_refused(settings, dona):
+    dona.ingest_bytes(CATALOG, filename="shop.csv")
+    version_dir = dona.settings.index_root / "default" / "v00001"
+    vectors = np.load(version_dir / "vectors.f32.npy")
+    np.save(version_dir / "vectors.f32.npy", vectors * 0.5)
+    with pytest.raises(IndexIntegrityError, match="checksum"):
+        Dona(settings).search("speaker")
+
+
+def test_catalog_resolution_and_names(dona):
+    with pytest.raises(DonaError, match="no catalog has been ingested yet"):
+        dona.search("x")
+    dona.ingest_bytes(CATALOG, filename="shop.csv", catalog="shop-eu")
+    assert dona.search("speaker").catalog == "shop-eu"  # the only catalog is the default
+    with pytest.raises(ConfigError, match="not allowed"):
+        dona.ingest_bytes(CATALOG, catalog="../etc")
+    assert [c["name"] for c in dona.catalogs()] == ["shop-eu"]
+
+
+def test_bad_search_arguments(dona):
+    dona.ingest_bytes(CATALOG, filename="shop.csv")
+    with pytest.raises(DonaError, match="empty"):
+        dona.search("   ")
+    with pytest.raises(DonaError, match="k must be"):
+        dona.search("x", k=0)
+    with pytest.raises(ConfigError, match="unknown search mode"):
+        dona.search("x", mode="magic")
+    assert dona.search("zzzz qqqq", mode="lexical").results == []
+
+
+@pytest.mark.postgres
+def test_ingest_and_search_on_postgresql(settings, postgres_db):
+    service = Dona(settings, store=Store(postgres_db))
+    service.ingest_bytes(CATALOG, filename="shop.csv")
+    service.ingest_bytes(CATALOG, filename="shop.csv")
+    response = service.search("speaker", k=2, filters=Filters(max_price=60), mode="lexical")
+    assert [r.product.id for r in response.results] == ["s1"]
+    assert json.loads(json.dumps(response.to_dict()))["version"] == 2
+    service.store.dispose()
