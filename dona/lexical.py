@@ -64,11 +64,21 @@ class BM25Index:
         return cls(retriever, count)
 
     def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every product (0 where no query term matches)."""
-        tokens = [t for t in tokenize([query])[0] if t in self._retriever.vocab_dict]
-        if not tokens:
-            return np.zeros(self.count, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
+        """BM25 score of every product (0 where no query term matches), times the share of
+        query terms the product matches (Lucene's classic coordination factor): a product
+        matching "bluetooth speaker" fully outranks one that only says "bluetooth"."""
+        tokens = list(
+            dict.fromkeys(t for t in tokenize([query])[0] if t in self._retriever.vocab_dict)
+        )
+        total = np.zeros(self.count, dtype=np.float32)
+        matched = np.zeros(self.count, dtype=np.float32)
+        for token in tokens:
+            term = np.asarray(self._retriever.get_scores([token]), dtype=np.float32)
+            total += term
+            matched += term > 0
+        if tokens:
+            total *= matched / len(tokens)
+        return total
 
     def search(
         self, query: str, k: int, allowed: np.ndarray | None = None

@@ -211,3 +211,19 @@ def test_size_limit_applies_after_gunzip():
     big = gzip.compress(b"id,title\n" + b"1,x\n" * 100_000)
     with pytest.raises(CatalogFileError, match="limit"):
         parse_catalog(big, "c.csv.gz", ParseOptions(max_bytes=10_000))
+
+
+def test_html_is_reduced_to_text_and_entities_cannot_smuggle_tags():
+    data = json.dumps(
+        [
+            {
+                "id": 1,
+                "title": "&lt;script&gt;alert(1)&lt;/script&gt; Lamp",
+                "body_html": "<p>A<br>B</p>",
+            },
+            {"id": 2, "title": "Cable < 2 m & <b adapter", "description": "size 1 < 5 > 3"},
+        ]
+    ).encode()
+    first, second = parse_catalog(data, "c.json").products
+    assert first.title == "alert(1) Lamp" and first.description == "A B"
+    assert second.title == "Cable < 2 m & <b adapter" and second.description == "size 1 < 5 > 3"
