@@ -219,7 +219,7 @@ def test_html_is_reduced_to_text_and_entities_cannot_smuggle_tags():
             {
                 "id": 1,
                 "title": "&lt;script&gt;alert(1)&lt;/script&gt; Lamp",
-                "body_html": "<p>A<br>B</p>",
+                "description": "<p>A<br>B</p>",
             },
             {"id": 2, "title": "Cable < 2 m & <b adapter", "description": "size 1 < 5 > 3"},
         ]
