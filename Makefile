@@ -7,7 +7,7 @@ DEMO_NAME := demo
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: install demo run test lint format bench clean
+.PHONY: install demo run test lint format bench eval-report gate clean
 
 install: $(VENV)/.installed  ## create .venv and install DONA with its test tools (idempotent)
 
@@ -38,6 +38,32 @@ format: install
 
 bench: install  ## ingest + query benchmark on the full demo catalog -> evals/reports/bench_search.md
 	$(PY) evals/bench_search.py --out evals/reports/bench_search.md
+
+QUERIES := evals/datasets/chorus_icecat/queries_dev.tsv
+LABELS := evals/datasets/chorus_icecat/labels_dev.tsv
+EVAL_DIR ?= $(CURDIR)/.dona-eval
+EVAL_ENV := DONA_DATA_DIR=$(EVAL_DIR)
+
+eval-report: install  ## measure every phase on the demo catalog -> evals/reports/ (+ adopt)
+	$(EVAL_ENV) $(DONA) catalogs --json | grep -q '"name": "demo"' \
+	  || $(EVAL_ENV) $(DONA) ingest $(DEMO_CATALOG) --catalog demo --prices-in-cents -q
+	$(EVAL_ENV) $(DONA) quantize --auto --catalog demo --queries $(QUERIES) --labels $(LABELS) \
+	  > evals/reports/autopilot_demo.md
+	$(EVAL_ENV) $(DONA) quantize --auto --catalog demo > evals/reports/autopilot_demo_label_free.md
+	$(EVAL_ENV) $(DONA) eval --catalog demo --queries $(QUERIES) --labels $(LABELS) \
+	  --json evals/reports/phases_demo.json --report evals/reports/phases_demo.md \
+	  --plot evals/reports/phases_demo.png --gate
+
+gate: install  ## CI's evaluation job: autopilot on the dev split, then the 3% gate
+	$(EVAL_ENV) $(DONA) catalogs --json | grep -q '"name": "demo"' \
+	  || $(EVAL_ENV) $(DONA) ingest $(DEMO_CATALOG) --catalog demo --prices-in-cents -q
+	$(EVAL_ENV) $(DONA) quantize --auto --catalog demo --queries $(QUERIES) --labels $(LABELS)
+	$(EVAL_ENV) $(DONA) eval --catalog demo --queries $(QUERIES) --labels $(LABELS) --gate
+	@# a genuine failing case: symmetric int8 with the bundled model must be refused
+	@if $(EVAL_ENV) $(DONA) eval --catalog demo --queries $(QUERIES) --labels $(LABELS) \
+	  --phase int8 --config '{"symmetric": true}' --gate >/dev/null; then \
+	  echo "symmetric int8 passed the gate; it must not"; exit 1; \
+	else echo "symmetric int8 refused by the gate, as it must be"; fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -151,6 +151,139 @@ def catalogs(
         typer.echo(f"{row['name']}: {live}")
 
 
+def _parse_candidates(phase: list[str] | None, config: list[str] | None):
+    from dona.harness import DEFAULT_CANDIDATES, Candidate
+
+    if not phase:
+        if config:
+            raise DonaError("--config needs a --phase to apply to")
+        return DEFAULT_CANDIDATES
+    configs = list(config or [])
+    if configs and len(configs) != len(phase):
+        raise DonaError("give one --config per --phase (or none)")
+    out = []
+    for i, name in enumerate(phase):
+        try:
+            values = json.loads(configs[i]) if configs else {}
+        except json.JSONDecodeError as exc:
+            raise DonaError(f"--config {configs[i]!r} is not JSON: {exc.msg}") from None
+        if not isinstance(values, dict):
+            raise DonaError(f"--config {configs[i]!r} must be a JSON object")
+        out.append(Candidate.of(name, **values))
+    return out
+
+
+QueriesOpt = Annotated[Path | None, typer.Option(help="TSV: query_id, query.")]
+LabelsOpt = Annotated[Path | None, typer.Option(help="TSV: query_id, product_id, rating.")]
+ThresholdOpt = Annotated[
+    float, typer.Option(min=0.0, max=1.0, help="Largest allowed relative drop vs f32.")
+]
+
+
+@app.command("eval")
+def eval_command(
+    catalog: CatalogOpt = None,
+    queries: QueriesOpt = None,
+    labels: LabelsOpt = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a Markdown report.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write a PNG quality-vs-memory plot.")] = None,
+    phase: Annotated[
+        list[str] | None, typer.Option(help="Candidate phase (repeatable; default: all).")
+    ] = None,
+    config: Annotated[
+        list[str] | None,
+        typer.Option(help="JSON config per --phase, e.g. '{\"symmetric\": true}'."),
+    ] = None,
+    gate: Annotated[
+        bool,
+        typer.Option(help="Exit 1 if the serving configuration (or each --phase) fails the gate."),
+    ] = False,
+    threshold: ThresholdOpt = 0.03,
+    relevant_at: Annotated[int, typer.Option(help="Rating that counts as relevant.")] = 2,
+    probes: Annotated[int, typer.Option(help="Label-free probe queries when no labels.")] = 300,
+) -> None:
+    """Measure index phases (dense and hybrid) against f32 on labelled or probe queries."""
+    from dona.harness import (
+        Candidate,
+        evaluate_phases,
+        load_query_set,
+        markdown_report,
+        write_outputs,
+    )
+
+    service = _service()
+    candidates = _parse_candidates(phase, config)
+    data, dataset, label_free = load_query_set(service, catalog, queries, labels, probes)
+    result = evaluate_phases(
+        service,
+        catalog,
+        data,
+        dataset,
+        candidates,
+        relevant_at=relevant_at,
+        threshold=threshold,
+        label_free=label_free,
+        progress=lambda message: typer.echo(message, err=True),
+    )
+    write_outputs(result, json_path, report, plot)
+    typer.echo(markdown_report(result))
+    if gate:
+        if phase:
+            gated = candidates
+        else:  # the configuration the catalog is served with
+            row = service.store.catalog(service.resolve_catalog(catalog))
+            gated = [Candidate.of(row.phase or "f32", **(row.phase_config or {}))]
+        failures = [f for c in gated for f in result.gate_failures(c)]
+        if failures:
+            raise DonaError("quality gate failed: " + "; ".join(failures))
+        typer.echo(f"quality gate passed: {', '.join(c.label for c in gated)}")
+
+
+@app.command()
+def quantize(
+    auto: Annotated[
+        bool, typer.Option("--auto", help="Adopt the cheapest phase that passes.")
+    ] = False,
+    catalog: CatalogOpt = None,
+    queries: QueriesOpt = None,
+    labels: LabelsOpt = None,
+    threshold: ThresholdOpt = 0.03,
+    probes: Annotated[int, typer.Option(help="Label-free probe queries when no labels.")] = 300,
+    phase: Annotated[
+        list[str] | None, typer.Option(help="Limit the candidates (repeatable).")
+    ] = None,
+    config: Annotated[list[str] | None, typer.Option(help="JSON config per --phase.")] = None,
+) -> None:
+    """Measure the candidates on this catalog and serve the one with the least hot RAM
+    whose quality drop stays under the gate (a new catalog version, switched atomically)."""
+    from dona.harness import BASELINE, autopilot, load_query_set, markdown_report
+
+    if not auto and not phase:
+        raise DonaError("say --auto, or name the --phase to try (it still has to pass the gate)")
+    service = _service()
+    candidates = _parse_candidates(phase, config)
+    if phase:
+        candidates = [BASELINE, *candidates]
+    data, dataset, label_free = load_query_set(service, catalog, queries, labels, probes)
+    result, version = autopilot(
+        service,
+        catalog,
+        data,
+        dataset,
+        label_free,
+        threshold=threshold,
+        candidates=candidates,
+        progress=lambda message: typer.echo(message, err=True),
+    )
+    typer.echo(markdown_report(result))
+    adopted = result.adopted.candidate.label if result.adopted else "none"
+    if version is None:
+        typer.echo(f"already serving {adopted}; nothing changed")
+    else:
+        typer.echo(f"now serving {adopted} as version {version}")
+
+
 def main() -> None:
     try:
         app()  # standalone: usage errors print their own message and exit 2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -34,6 +35,7 @@ from dona.search import Filters, Hit, Mode, clean_query, reciprocal_rank_fusion
 from dona.storage import FAILED, READY, RETIRED, Store, text_hash
 from dona.text import TEXT_RECIPE, product_text
 from dona.vectorindex import (
+    MANIFEST,
     VECTORS,
     VectorIndex,
     exact_search,
@@ -46,6 +48,31 @@ from dona.vectorindex import (
 StageProgress = Callable[[str, int, int], None]  # (stage, done, total)
 CATALOG_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 INGEST_STAGES = ("parse", "store", "embed", "index")
+
+
+def link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link an immutable file into a new version (a copy across file systems)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def remove_version_dirs(final_dir: Path) -> None:
+    """A failed version leaves no files: neither its build folder nor a renamed one."""
+    shutil.rmtree(final_dir.with_name(final_dir.name + ".building"), ignore_errors=True)
+    shutil.rmtree(final_dir, ignore_errors=True)
+
+
+def _manifest_or_none(directory: Path | None) -> dict[str, Any] | None:
+    """A previous version's manifest, for reuse decisions (its files are re-checksummed
+    into the new manifest, so a damaged file cannot slip through)."""
+    if directory is None:
+        return None
+    try:
+        return json.loads((directory / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def check_catalog_name(name: str) -> str:
@@ -271,26 +298,23 @@ class Dona:
                 timings["embed"] = time.perf_counter() - t0
 
                 t0 = time.perf_counter()
-                final_dir = self._version_dir(name, version.number)
-                build_dir = final_dir.with_name(final_dir.name + ".building")
-                shutil.rmtree(build_dir, ignore_errors=True)
-                build_dir.mkdir(parents=True)
-                manifest = self._build_index_files(
-                    build_dir, vectors, texts, name, version_id, progress
+                build_dir = self._version_dir(name, version.number)
+                live_dir = self._live_dir(name)
+                self._publish_version(
+                    catalog_row,
+                    version,
+                    lambda directory: self._build_index_files(
+                        directory,
+                        vectors,
+                        name,
+                        version_id,
+                        catalog_row,
+                        progress,
+                        texts=texts,
+                        reuse_from=live_dir,
+                    ),
                 )
-                shutil.rmtree(final_dir, ignore_errors=True)
-                build_dir.replace(final_dir)
-                build_dir = final_dir
                 timings["index"] = time.perf_counter() - t0
-
-                self.store.update_version(
-                    version_id,
-                    product_count=len(products),
-                    index_dir=str(final_dir),
-                    embedder=manifest["embedder"],
-                    phase=manifest["phase"],
-                )
-                self.store.activate(catalog_row.id, version_id)
             except BaseException as exc:  # KeyboardInterrupt too: never leave a half version
                 self._fail(run_id, version_id, build_dir, exc)
                 raise
@@ -331,7 +355,7 @@ class Dona:
                 self.store.update_version(version_id, status=FAILED)
                 self.store.delete_version_rows(version_id)
             if build_dir is not None:
-                shutil.rmtree(build_dir, ignore_errors=True)
+                remove_version_dirs(build_dir)
             self.store.finish_run(
                 run_id,
                 status,
@@ -347,6 +371,13 @@ class Dona:
             self.store.delete_version_rows(row.id)
             if row.index_dir:
                 shutil.rmtree(row.index_dir, ignore_errors=True)
+
+    def _live_dir(self, catalog: str) -> Path | None:
+        try:
+            live = self.store.live_version(catalog)
+        except CatalogNotFoundError:
+            return None
+        return Path(live.index_dir) if live.index_dir else None
 
     def _version_dir(self, catalog: str, number: int) -> Path:
         return self.settings.index_root / catalog / f"v{number:05d}"
@@ -368,23 +399,77 @@ class Dona:
         vectors = np.stack([cached[h] for h in hashes]).astype(np.float32, copy=False)
         return vectors, len(missing)
 
+    def _publish_version(
+        self, catalog_row, version, build: Callable[[Path], dict[str, Any]]
+    ) -> Path:
+        """Build a version's files in `<dir>.building`, rename it into place when complete,
+        then flip the live pointer in one transaction."""
+        final_dir = self._version_dir(catalog_row.name, version.number)
+        build_dir = final_dir.with_name(final_dir.name + ".building")
+        shutil.rmtree(build_dir, ignore_errors=True)
+        build_dir.mkdir(parents=True)
+        manifest = build(build_dir)
+        shutil.rmtree(final_dir, ignore_errors=True)
+        build_dir.replace(final_dir)
+        self.store.update_version(
+            version.id,
+            product_count=manifest["count"],
+            index_dir=str(final_dir),
+            embedder=manifest["embedder"],
+            phase=manifest["phase"],
+        )
+        self.store.activate(catalog_row.id, version.id)
+        return final_dir
+
     def _build_index_files(
         self,
         directory: Path,
         vectors: np.ndarray,
-        texts: list[str],
         catalog: str,
         version_id: int,
+        catalog_row,
         progress: StageProgress,
+        texts: list[str] | None = None,
+        reuse_from: Path | None = None,
+        evidence: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        phase = "f32"
+        """Write vectors, the catalog's adopted phase index, BM25 and the manifest.
+
+        `reuse_from` is a version with the same product texts: its BM25 files are
+        hard-linked, and when it also used the same embedder and phase request, so are its
+        vector and index files (an unchanged re-ingest rebuilds nothing)."""
+        phase, config = catalog_row.phase or "f32", dict(catalog_row.phase_config or {})
+        request = {"phase": phase, "config": config}
+        texts_sha256 = (
+            hashlib.sha256("\x00".join(texts).encode()).hexdigest() if texts is not None else None
+        )
+        previous = _manifest_or_none(reuse_from)
+        if texts_sha256 is None and previous is not None:
+            texts_sha256 = previous.get("texts_sha256")
+        same_texts = previous is not None and previous.get("texts_sha256") == texts_sha256
+        same_index = (
+            same_texts
+            and previous.get("embedder") == self.embedder.model_id
+            and previous.get("phase_request") == request
+        )
         threads = self.settings.threads or os.cpu_count() or 1
         progress("index", 0, 3)
-        save_vectors(vectors, directory)
-        progress("index", 1, 3)
-        phase_manifest = phases.create(phase).build(vectors, directory, threads)
-        progress("index", 2, 3)
-        BM25Index.build(texts, directory)
+        if same_index:
+            for name in previous["files"]:
+                (directory / name).parent.mkdir(parents=True, exist_ok=True)
+                link_or_copy(reuse_from / name, directory / name)
+            phase_manifest = previous["phase_config"]
+        else:
+            save_vectors(vectors, directory)
+            progress("index", 1, 3)
+            phase_manifest = phases.create(phase, **config).build(vectors, directory, threads)
+            progress("index", 2, 3)
+            if same_texts:
+                for name in BM25_FILES:
+                    (directory / name).parent.mkdir(parents=True, exist_ok=True)
+                    link_or_copy(reuse_from / name, directory / name)
+            else:
+                BM25Index.build(texts or [], directory)
         progress("index", 3, 3)
         manifest = {
             "catalog": catalog,
@@ -393,12 +478,68 @@ class Dona:
             "dims": int(vectors.shape[1]),
             "count": int(vectors.shape[0]),
             "text_recipe": TEXT_RECIPE,
+            "texts_sha256": texts_sha256,
             "phase": phase,
+            "phase_request": request,
             "phase_config": phase_manifest,
             "files": [VECTORS, *phase_manifest["files"], *BM25_FILES],
         }
+        if evidence is not None:
+            manifest["quantization"] = evidence
         write_manifest(directory, manifest)
         return manifest
+
+    def adopt_phase(
+        self,
+        catalog: str | None,
+        phase: str,
+        config: dict[str, Any],
+        evidence: dict[str, Any],
+        progress: StageProgress | None = None,
+    ) -> int:
+        """Serve a catalog with another index phase: a new version with the same products
+        and vectors, the new index and the evaluation evidence in its manifest, switched
+        live atomically. Later ingests of the catalog use the same phase.
+
+        Callers go through the gate first (`dona.harness.autopilot`)."""
+        name = self.resolve_catalog(catalog)
+        phases.get(phase)  # unknown phase: a clear error before anything is written
+        progress = progress or (lambda stage, done, total: None)
+        with self._catalog_lock(name):
+            catalog_row = self.store.ensure_catalog(name)
+            self._discard_stale_builds(catalog_row.id)
+            live = self.store.live_version(name)
+            source_dir = Path(live.index_dir or "")
+            self.served(name)  # verifies the live files against their manifest
+            vectors = np.load(source_dir / VECTORS)
+            version = self.store.new_version(catalog_row.id, live.source_name, live.source_sha256)
+            build_dir = self._version_dir(name, version.number)
+            try:
+                self.store.copy_products(live.id, version.id)
+                self.store.set_catalog_phase(catalog_row.id, phase, config)
+                catalog_row.phase, catalog_row.phase_config = phase, config
+                self._publish_version(
+                    catalog_row,
+                    version,
+                    lambda directory: self._build_index_files(
+                        directory,
+                        vectors,
+                        name,
+                        version.id,
+                        catalog_row,
+                        progress,
+                        reuse_from=source_dir,
+                        evidence=evidence,
+                    ),
+                )
+            except BaseException:
+                self.store.set_catalog_phase(catalog_row.id, live.phase or "f32", {})
+                self.store.update_version(version.id, status=FAILED)
+                self.store.delete_version_rows(version.id)
+                remove_version_dirs(build_dir)
+                raise
+            self._prune_versions(name)
+        return version.number
 
     def _prune_versions(self, catalog: str) -> None:
         """Keep the newest `keep_versions` ready versions (for rollback); drop the rest."""

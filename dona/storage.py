@@ -28,6 +28,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    literal,
     select,
     update,
 )
@@ -58,6 +59,9 @@ class CatalogRow(Base):
         ForeignKey("catalog_versions.id", use_alter=True, name="fk_catalog_live_version")
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # the index phase adopted through the gate; new versions are built with it
+    phase: Mapped[str] = mapped_column(String(50), default="f32")
+    phase_config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class CatalogVersionRow(Base):
@@ -282,6 +286,29 @@ class Store:
                 .where(CatalogRow.id == catalog_id)
                 .values(live_version_id=version_id)
             )
+
+    def set_catalog_phase(self, catalog_id: int, phase: str, config: dict[str, Any]) -> None:
+        with self.Session.begin() as s:
+            s.execute(
+                update(CatalogRow)
+                .where(CatalogRow.id == catalog_id)
+                .values(phase=phase, phase_config=config)
+            )
+
+    def copy_products(self, source_version_id: int, target_version_id: int) -> int:
+        """Same products under a new version (a new index over an unchanged catalog)."""
+        columns = [
+            c.name for c in ProductRow.__table__.columns if c.name not in ("pk", "version_id")
+        ]
+        with self.Session.begin() as s:
+            source = select(
+                literal(target_version_id).label("version_id"),
+                *[ProductRow.__table__.c[name] for name in columns],
+            ).where(ProductRow.version_id == source_version_id)
+            result = s.execute(
+                ProductRow.__table__.insert().from_select(["version_id", *columns], source)
+            )
+            return result.rowcount
 
     def abandon_stale_builds(self, catalog_id: int) -> list[CatalogVersionRow]:
         """Versions left `building` by a process that died; the caller holds the catalog lock,

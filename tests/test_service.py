@@ -69,8 +69,13 @@ def test_reingest_unchanged_embeds_nothing(dona):
     dona.ingest_bytes(CATALOG, filename="shop.csv")
     again = dona.ingest_bytes(CATALOG, filename="shop.csv")
     assert (again.version, again.embedded, again.cached) == (2, 0, 5)
+    v1, v2 = (dona.settings.index_root / "default" / f"v0000{n}" for n in (1, 2))
+    for name in ("vectors.f32.npy", "index.f32.usearch", "bm25/vocab.index.json"):
+        assert (v1 / name).stat().st_ino == (v2 / name).stat().st_ino  # linked, not rebuilt
     changed = dona.ingest_bytes(CATALOG.replace(b"HDMI Cable", b"HDMI 2.1 Cable"), filename="s.csv")
     assert (changed.embedded, changed.cached) == (1, 4)
+    v3 = dona.settings.index_root / "default" / "v00003"
+    assert (v3 / "vectors.f32.npy").stat().st_ino != (v2 / "vectors.f32.npy").stat().st_ino
     assert dona.search("hdmi", k=1, mode="lexical").results[0].product.title == "HDMI 2.1 Cable"
 
 

@@ -1,0 +1,542 @@
+"""Measure every index phase on a catalog and adopt the cheapest one inside the gate.
+
+For each candidate (phase + configuration) and each retrieval mode (dense, hybrid) the
+harness builds the phase's index from the live version's float32 vectors, runs the
+queries and computes, per query: nDCG@10 (gain 2^rating - 1), Recall@10, Recall@100,
+MRR@10 and overlap@10 against exact float32 neighbours. Drops are relative to the f32
+phase, `(m_f32 - m_phase) / m_f32`, with a paired bootstrap 95% interval over queries.
+
+The rule: a candidate passes when its drop is below the threshold (3%) on every gated
+metric in every mode; the adopted candidate is the passing one with the least hot RAM.
+
+Without labels the harness uses probe queries generated from the catalog itself (see
+`probe_queries`): each probe's source product is its one relevant answer (known-item
+search), so the same metrics and the same gate apply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dona.catalog import Product
+from dona.errors import DonaError
+from dona.evaluation import LabelledQueries, mrr_at, ndcg_at, recall_at
+from dona.search import reciprocal_rank_fusion
+from dona.service import link_or_copy
+from dona.vectorindex import VECTORS, exact_search, phases, read_manifest, write_manifest
+
+GATED_METRICS = ("ndcg@10", "recall@10", "recall@100")
+METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "overlap@10")
+MODES = ("dense", "hybrid")
+DEFAULT_THRESHOLD = 0.03
+DEPTH = 100
+
+
+@dataclass(frozen=True)
+class Candidate:
+    phase: str
+    config: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, phase: str, **config: Any) -> Candidate:
+        return cls(phase, tuple(sorted(config.items())))
+
+    @property
+    def config_dict(self) -> dict[str, Any]:
+        return dict(self.config)
+
+    @property
+    def label(self) -> str:
+        if not self.config:
+            return self.phase
+        return self.phase + "(" + ", ".join(f"{k}={v}" for k, v in self.config) + ")"
+
+
+BASELINE = Candidate.of("f32")
+DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
+    BASELINE,
+    Candidate.of("int8", symmetric=True),
+    Candidate.of("int8"),
+    Candidate.of("binary", rescore=False),
+    Candidate.of("binary", rescore_multiplier=2),
+    Candidate.of("binary", rescore_multiplier=4),
+    Candidate.of("binary", rescore_multiplier=8),
+    Candidate.of("matryoshka", dims=192, rotation="native"),
+    Candidate.of("matryoshka", dims=192, rotation="pca"),
+    Candidate.of("matryoshka", dims=128, rotation="pca"),
+    Candidate.of("matryoshka", dims=192, rotation="pca", quantization="int8"),
+)
+
+
+# ---- query sets -------------------------------------------------------------------
+
+
+_WORD_RE = re.compile(r"[A-Za-z][A-Za-z\-]{2,}")
+
+
+def probe_queries(products: Sequence[Product], n: int = 300, seed: int = 0) -> LabelledQueries:
+    """Label-free probe queries, each with its source product as the one relevant answer.
+
+    Three kinds, cycled over a seeded sample of products, to look like what shoppers type:
+    - the first words of the title ("hp 80 original cyan"),
+    - brand plus the title's descriptive words, model numbers dropped ("hp original cyan"),
+    - an attribute or description phrase with the brand ("hp dye-based ink cartridge").
+    """
+    rng = random.Random(seed)
+    sample = rng.sample(list(products), min(n, len(products)))
+    queries: dict[str, str] = {}
+    labels: dict[str, dict[str, int]] = {}
+    for i, product in enumerate(sample):
+        words = _WORD_RE.findall(product.title)
+        brand = (product.brand or "").lower()
+        kind = i % 3
+        if kind == 0:
+            text = " ".join(product.title.lower().split()[:5])
+        elif kind == 1:
+            descriptive = [w.lower() for w in words if w.lower() != brand][:4]
+            text = " ".join([brand, *descriptive]).strip()
+        else:
+            phrases = [
+                str(v)
+                for v in product.attributes.values()
+                if isinstance(v, str) and 3 < len(v) < 40
+            ]
+            source = rng.choice(phrases) if phrases else (product.description or product.title)
+            text = " ".join([brand, *source.lower().split()[:5]]).strip()
+        if not text:
+            continue
+        qid = f"probe{i:04d}"
+        queries[qid] = text
+        labels[qid] = {product.id: 3}
+    return LabelledQueries(queries, labels)
+
+
+# ---- measuring ----------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    candidate: Candidate
+    mode: str
+    per_query: dict[str, np.ndarray]  # metric -> values over judged queries (overlap: all)
+    latencies_ms: np.ndarray
+    ram_bytes_per_vector: float
+    disk_bytes_per_vector: float
+    manifest_config: dict[str, Any]
+    drop: dict[str, float] = field(default_factory=dict)
+    drop_ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    passes_gate: bool = True
+
+    def mean(self, metric: str) -> float:
+        values = self.per_query[metric]
+        return float(values.mean()) if values.size else 0.0
+
+
+def build_candidate(candidate: Candidate, version_dir: Path, work_dir: Path, threads: int):
+    """Build a candidate's index beside a copy (hard link) of the version's f32 vectors."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    link_or_copy(version_dir / VECTORS, work_dir / VECTORS)
+    vectors = np.load(work_dir / VECTORS, mmap_mode="r")
+    builder = phases.create(candidate.phase, **candidate.config_dict)
+    part = builder.build(np.asarray(vectors), work_dir, threads)
+    write_manifest(
+        work_dir,
+        {
+            "phase": candidate.phase,
+            "phase_config": part,
+            "count": int(vectors.shape[0]),
+            "files": [VECTORS, *part["files"]],
+        },
+    )
+    manifest = read_manifest(work_dir, expect={"phase": candidate.phase})
+    return phases.create(candidate.phase).load(work_dir, manifest), manifest
+
+
+def _per_query_metrics(
+    ranked: Sequence[str], ratings: dict[str, int] | None, relevant_at: int
+) -> dict[str, float]:
+    if not ratings or not any(r >= relevant_at for r in ratings.values()):
+        return {}
+    return {
+        "ndcg@10": ndcg_at(ranked, ratings, 10),
+        "recall@10": recall_at(ranked, ratings, 10, relevant_at),
+        "recall@100": recall_at(ranked, ratings, 100, relevant_at),
+        "mrr@10": mrr_at(ranked, ratings, 10, relevant_at),
+    }
+
+
+def paired_bootstrap_drop(
+    base: np.ndarray, other: np.ndarray, rounds: int = 2000, seed: int = 0
+) -> tuple[float, tuple[float, float]]:
+    """Relative drop of the mean and its 95% interval, resampling queries in pairs."""
+    if base.size == 0 or base.mean() == 0:
+        return 0.0, (0.0, 0.0)
+    drop = float((base.mean() - other.mean()) / base.mean())
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, base.size, size=(rounds, base.size))
+    b, o = base[idx].mean(axis=1), other[idx].mean(axis=1)
+    drops = np.where(b > 0, (b - o) / np.where(b > 0, b, 1), 0.0)
+    low, high = np.percentile(drops, [2.5, 97.5])
+    return drop, (float(low), float(high))
+
+
+@dataclass
+class EvaluationResult:
+    dataset: str
+    queries: int
+    judged: int
+    excluded: int
+    label_free: bool
+    threshold: float
+    measurements: list[Measurement]
+    adopted: Measurement | None
+    query_embed_ms_p50: float
+
+    def find(self, candidate: Candidate, mode: str) -> Measurement | None:
+        for m in self.measurements:
+            if m.candidate == candidate and m.mode == mode:
+                return m
+        return None
+
+    def gate_failures(
+        self, candidate: Candidate, metrics: Sequence[str] = GATED_METRICS
+    ) -> list[str]:
+        failures = []
+        for m in self.measurements:
+            if m.candidate != candidate:
+                continue
+            for metric in metrics:
+                if m.drop.get(metric, 0.0) >= self.threshold:
+                    failures.append(
+                        f"phase {candidate.label} ({m.mode}) drops {metric} by "
+                        f"{m.drop[metric]:.1%} (limit {self.threshold:.0%})"
+                    )
+        return failures
+
+    def to_dict(self) -> dict[str, Any]:
+        def row(m: Measurement) -> dict[str, Any]:
+            return {
+                "phase": m.candidate.phase,
+                "config": m.manifest_config,
+                "candidate": m.candidate.label,
+                "mode": m.mode,
+                **{metric: round(m.mean(metric), 5) for metric in METRICS},
+                "drop": {k: round(v, 5) for k, v in m.drop.items()},
+                "drop_ci95": {k: [round(a, 5), round(b, 5)] for k, (a, b) in m.drop_ci.items()},
+                "ram_bytes_per_vector": round(m.ram_bytes_per_vector, 1),
+                "disk_bytes_per_vector": round(m.disk_bytes_per_vector, 1),
+                "p50_ms": round(float(np.percentile(m.latencies_ms, 50)), 3),
+                "p95_ms": round(float(np.percentile(m.latencies_ms, 95)), 3),
+                "passes_gate": m.passes_gate,
+            }
+
+        adopted = None
+        if self.adopted is not None:
+            adopted = {
+                "phase": self.adopted.candidate.phase,
+                "config": self.adopted.candidate.config_dict,
+                "candidate": self.adopted.candidate.label,
+                "ram_bytes_per_vector": round(self.adopted.ram_bytes_per_vector, 1),
+                "reason": "least hot RAM among candidates whose drop is below "
+                f"{self.threshold:.0%} on {', '.join(GATED_METRICS)} in every mode",
+            }
+        return {
+            "dataset": self.dataset,
+            "queries": self.queries,
+            "judged_queries": self.judged,
+            "excluded_queries": self.excluded,
+            "label_free": self.label_free,
+            "threshold": self.threshold,
+            "gated_metrics": list(GATED_METRICS),
+            "query_embed_ms_p50": round(self.query_embed_ms_p50, 3),
+            "results": [row(m) for m in self.measurements],
+            "adopted": adopted,
+        }
+
+
+def evaluate_phases(
+    dona,
+    catalog: str | None,
+    data: LabelledQueries,
+    dataset: str,
+    candidates: Sequence[Candidate] = DEFAULT_CANDIDATES,
+    modes: Sequence[str] = MODES,
+    relevant_at: int = 2,
+    threshold: float = DEFAULT_THRESHOLD,
+    label_free: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> EvaluationResult:
+    """Measure candidates on the live version of a catalog (see module docstring)."""
+    progress = progress or (lambda message: None)
+    served = dona.served(catalog)
+    version_dir = Path(dona.store.version(served.version_id).index_dir)
+    ids = served.facets["product_id"]
+    candidates = list(dict.fromkeys([BASELINE, *candidates]))
+
+    qids = list(data.queries)
+    if not qids:
+        raise DonaError("the query set is empty")
+    embed_ms = []
+    qvecs = {}
+    for q in qids:
+        t0 = time.perf_counter()
+        qvecs[q] = dona.embedder.embed_query(data.queries[q])
+        embed_ms.append((time.perf_counter() - t0) * 1000)
+    lexical = {q: served.lexical.search(data.queries[q], DEPTH)[0] for q in qids}
+    exact = {q: exact_search(served.vectors, qvecs[q], DEPTH)[0] for q in qids}
+    weights = {"bm25": dona.settings.bm25_weight}
+
+    def fuse(dense: np.ndarray, q: str) -> list[int]:
+        hits = reciprocal_rank_fusion(
+            {"dense": dense, "bm25": lexical[q]}, k=dona.settings.rrf_k, weights=weights
+        )
+        return [h.position for h in hits[:DEPTH]]
+
+    exact_top = {
+        "dense": {q: set(exact[q][:10].tolist()) for q in qids},
+        "hybrid": {q: set(fuse(exact[q], q)[:10]) for q in qids},
+    }
+    judged = {q for q in qids if any(r >= relevant_at for r in data.labels.get(q, {}).values())}
+
+    threads = dona.settings.threads or os.cpu_count() or 1
+    measurements: list[Measurement] = []
+    work_root = Path(tempfile.mkdtemp(prefix="eval-", dir=dona.settings.data_dir))
+    try:
+        for number, candidate in enumerate(candidates):
+            progress(f"[{number + 1}/{len(candidates)}] {candidate.label}")
+            index, manifest = build_candidate(
+                candidate, version_dir, work_root / f"c{number}", threads
+            )
+            count = max(index.count, 1)
+            ram = index.ram_bytes() / count
+            disk = index.disk_bytes() / count
+            for mode in modes:
+                per_query: dict[str, list[float]] = {metric: [] for metric in METRICS}
+                latencies = []
+                for q in qids:
+                    t0 = time.perf_counter()
+                    positions, _ = index.search(qvecs[q], DEPTH)
+                    ranking = positions.tolist() if mode == "dense" else fuse(positions, q)
+                    latencies.append((time.perf_counter() - t0) * 1000)
+                    per_query["overlap@10"].append(len(exact_top[mode][q] & set(ranking[:10])) / 10)
+                    if q in judged:
+                        ranked_ids = [ids[p] for p in ranking]
+                        for metric, value in _per_query_metrics(
+                            ranked_ids, data.labels[q], relevant_at
+                        ).items():
+                            per_query[metric].append(value)
+                measurements.append(
+                    Measurement(
+                        candidate=candidate,
+                        mode=mode,
+                        per_query={k: np.asarray(v, dtype=float) for k, v in per_query.items()},
+                        latencies_ms=np.asarray(latencies),
+                        ram_bytes_per_vector=ram,
+                        disk_bytes_per_vector=disk,
+                        manifest_config=manifest["phase_config"].get("config", {}),
+                    )
+                )
+            del index
+    finally:
+        shutil.rmtree(work_root, ignore_errors=True)
+
+    for m in measurements:
+        base = next(b for b in measurements if b.candidate == BASELINE and b.mode == m.mode)
+        for metric in METRICS:
+            drop, ci = paired_bootstrap_drop(base.per_query[metric], m.per_query[metric])
+            m.drop[metric], m.drop_ci[metric] = drop, ci
+    for candidate in candidates:
+        rows = [m for m in measurements if m.candidate == candidate]
+        ok = all(m.drop[metric] < threshold for m in rows for metric in GATED_METRICS)
+        for m in rows:
+            m.passes_gate = ok
+    passing = [m for m in measurements if m.passes_gate and m.mode == modes[0]]
+    adopted = min(
+        passing,
+        key=lambda m: (m.ram_bytes_per_vector, float(np.percentile(m.latencies_ms, 50))),
+        default=None,
+    )
+    return EvaluationResult(
+        dataset=dataset,
+        queries=len(qids),
+        judged=len(judged),
+        excluded=len(qids) - len(judged),
+        label_free=label_free,
+        threshold=threshold,
+        measurements=measurements,
+        adopted=adopted,
+        query_embed_ms_p50=float(np.percentile(embed_ms, 50)),
+    )
+
+
+# ---- reports ----------------------------------------------------------------------
+
+
+def markdown_report(result: EvaluationResult, title: str = "Index phases") -> str:
+    lines = [
+        f"# {title}: {result.dataset}",
+        "",
+        f"{result.queries} queries, {result.judged} judged "
+        f"({result.excluded} without a relevant product excluded from label metrics)"
+        + (" — label-free probe queries (known-item)" if result.label_free else "")
+        + f". Gate: drop < {result.threshold:.0%} vs f32 on {', '.join(GATED_METRICS)} in "
+        f"every mode. Latency: ranking only (query embedding p50 "
+        f"{result.query_embed_ms_p50:.1f} ms, shared by all).",
+        "",
+        "| candidate | mode | nDCG@10 | R@10 | R@100 | MRR@10 | overlap@10 | nDCG drop (95% CI) "
+        "| RAM B/vec | disk B/vec | p50 ms | p95 ms | gate |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in result.measurements:
+        low, high = m.drop_ci.get("ndcg@10", (0.0, 0.0))
+        lines.append(
+            f"| {m.candidate.label} | {m.mode} | {m.mean('ndcg@10'):.4f} | "
+            f"{m.mean('recall@10'):.3f} | {m.mean('recall@100'):.3f} | {m.mean('mrr@10'):.3f} | "
+            f"{m.mean('overlap@10'):.3f} | {m.drop['ndcg@10']:+.1%} ({low:+.1%}, {high:+.1%}) | "
+            f"{m.ram_bytes_per_vector:,.0f} | {m.disk_bytes_per_vector:,.0f} | "
+            f"{np.percentile(m.latencies_ms, 50):.2f} | {np.percentile(m.latencies_ms, 95):.2f} | "
+            f"{'pass' if m.passes_gate else 'FAIL'} |"
+        )
+    lines.append("")
+    if result.adopted:
+        a = result.adopted
+        lines.append(
+            f"**Adopted: `{a.candidate.label}`** — {a.ram_bytes_per_vector:,.0f} hot-RAM bytes "
+            "per vector, the least among candidates that pass the gate."
+        )
+    else:
+        lines.append("**No candidate passes the gate.**")
+    return "\n".join(lines) + "\n"
+
+
+def plot_quality_vs_memory(result: EvaluationResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(MODES), figsize=(12, 5), sharey=True)
+    for ax, mode in zip(np.atleast_1d(axes), MODES, strict=False):
+        rows = [m for m in result.measurements if m.mode == mode]
+        for m in rows:
+            colour = "tab:green" if m.passes_gate else "tab:red"
+            ax.scatter(m.ram_bytes_per_vector, m.mean("ndcg@10"), color=colour, s=40)
+            ax.annotate(
+                m.candidate.label,
+                (m.ram_bytes_per_vector, m.mean("ndcg@10")),
+                fontsize=7,
+                xytext=(4, 3),
+                textcoords="offset points",
+            )
+        base = next((m for m in rows if m.candidate == BASELINE), None)
+        if base is not None:
+            ax.axhline(base.mean("ndcg@10") * (1 - result.threshold), color="grey", ls="--", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("hot RAM bytes per vector (log)")
+        ax.set_title(f"{mode} retrieval")
+        ax.grid(True, alpha=0.3)
+    np.atleast_1d(axes)[0].set_ylabel(
+        "nDCG@10" + (" (known-item probes)" if result.label_free else "")
+    )
+    fig.suptitle(
+        f"Quality vs memory — {result.dataset} (green: passes the {result.threshold:.0%} gate)"
+    )
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_outputs(
+    result: EvaluationResult,
+    json_path: Path | None = None,
+    report_path: Path | None = None,
+    plot_path: Path | None = None,
+) -> None:
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    if report_path:
+        report_path.parent.mkdir(parents=True, exist_ok=True)
+        report_path.write_text(markdown_report(result))
+    if plot_path:
+        plot_quality_vs_memory(result, plot_path)
+
+
+# ---- autopilot ----------------------------------------------------------------------
+
+
+def load_query_set(
+    dona, catalog: str | None, queries: Path | None, labels: Path | None, probes: int = 300
+) -> tuple[LabelledQueries, str, bool]:
+    """Labelled queries when both files are given, else label-free probes of the catalog."""
+    from dona.evaluation import load_labelled_queries
+
+    if (queries is None) != (labels is None):
+        raise DonaError("give both --queries and --labels, or neither (label-free probes)")
+    if queries is not None and labels is not None:
+        return load_labelled_queries(queries, labels), queries.parent.name or str(queries), False
+    served = dona.served(catalog)
+    products = dona.store.all_products(served.version_id)
+    return probe_queries(products, n=probes), f"{served.manifest['catalog']} (probes)", True
+
+
+def autopilot(
+    dona,
+    catalog: str | None,
+    data: LabelledQueries,
+    dataset: str,
+    label_free: bool,
+    threshold: float = DEFAULT_THRESHOLD,
+    candidates: Sequence[Candidate] = DEFAULT_CANDIDATES,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[EvaluationResult, int | None]:
+    """Measure the candidates on the catalog and adopt the cheapest that passes the gate.
+    Returns the evaluation and the new live version number (None if nothing changed)."""
+    result = evaluate_phases(
+        dona,
+        catalog,
+        data,
+        dataset,
+        candidates,
+        threshold=threshold,
+        label_free=label_free,
+        progress=progress,
+    )
+    if result.adopted is None:
+        raise DonaError("no index phase passes the quality gate, not even f32; nothing changed")
+    chosen = result.adopted.candidate
+    live = dona.store.catalog(dona.resolve_catalog(catalog))
+    if live.phase == chosen.phase and dict(live.phase_config or {}) == chosen.config_dict:
+        return result, None
+    evidence = {
+        "adopted": chosen.label,
+        "dataset": dataset,
+        "label_free": label_free,
+        "threshold": threshold,
+        "measured": [
+            {
+                "candidate": m.candidate.label,
+                "mode": m.mode,
+                "ndcg@10": round(m.mean("ndcg@10"), 5),
+                "drop": {k: round(v, 5) for k, v in m.drop.items() if k in GATED_METRICS},
+                "ram_bytes_per_vector": round(m.ram_bytes_per_vector, 1),
+                "passes_gate": m.passes_gate,
+            }
+            for m in result.measurements
+        ],
+    }
+    version = dona.adopt_phase(catalog, chosen.phase, chosen.config_dict, evidence)
+    return result, version
