@@ -61,7 +61,7 @@ gate: install  ## CI's evaluation job: autopilot on the dev split, then the 3% g
 	$(EVAL_ENV) $(DONA) eval --catalog demo --queries $(QUERIES) --labels $(LABELS) --gate
 	@# a genuine failing case: symmetric int8 with the bundled model must be refused
 	@if $(EVAL_ENV) $(DONA) eval --catalog demo --queries $(QUERIES) --labels $(LABELS) \
-	  --phase int8 --config '{"symmetric": true}' --gate >/dev/null; then \
+	  --phase int8 --config '{"symmetric": true, "metric": "ip"}' --gate >/dev/null; then \
 	  echo "symmetric int8 passed the gate; it must not"; exit 1; \
 	else echo "symmetric int8 refused by the gate, as it must be"; fi
 

@@ -67,16 +67,19 @@ class Candidate:
 BASELINE = Candidate.of("f32")
 DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
     BASELINE,
-    Candidate.of("int8", symmetric=True),
-    Candidate.of("int8"),
+    # symmetric int8 (int8 query x int8 corpus): the textbook setting, shown to fail
+    Candidate.of("int8", symmetric=True, metric="ip"),
+    Candidate.of("int8"),  # f32 query x int8 corpus, per-dimension calibrated ranges
     Candidate.of("binary", rescore=False),
     Candidate.of("binary", rescore_multiplier=2),
     Candidate.of("binary", rescore_multiplier=4),
     Candidate.of("binary", rescore_multiplier=8),
-    Candidate.of("matryoshka", dims=192, rotation="native"),
+    Candidate.of("matryoshka", dims=192, rotation="native"),  # plain truncation
     Candidate.of("matryoshka", dims=192, rotation="pca"),
-    Candidate.of("matryoshka", dims=128, rotation="pca"),
+    Candidate.of("matryoshka", dims=224, rotation="pca"),
     Candidate.of("matryoshka", dims=192, rotation="pca", quantization="int8"),
+    Candidate.of("matryoshka", dims=128, rotation="pca", rescore=True),
+    Candidate.of("matryoshka", dims=192, rotation="pca", quantization="binary", rescore=True),
 )
 
 
