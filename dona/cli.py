@@ -213,7 +213,13 @@ def eval_command(
     )
 
     service = _service()
-    candidates = _parse_candidates(phase, config)
+    candidates = list(_parse_candidates(phase, config))
+    if phase:
+        gated = list(candidates)
+    else:  # gate the configuration the catalog is served with; always measure it
+        row = service.store.catalog(service.resolve_catalog(catalog))
+        gated = [Candidate.of(row.phase or "f32", **(row.phase_config or {}))] if row else []
+        candidates += [c for c in gated if c not in candidates]
     data, dataset, label_free = load_query_set(service, catalog, queries, labels, probes)
     result = evaluate_phases(
         service,
@@ -229,11 +235,6 @@ def eval_command(
     write_outputs(result, json_path, report, plot)
     typer.echo(markdown_report(result))
     if gate:
-        if phase:
-            gated = candidates
-        else:  # the configuration the catalog is served with
-            row = service.store.catalog(service.resolve_catalog(catalog))
-            gated = [Candidate.of(row.phase or "f32", **(row.phase_config or {}))]
         failures = [f for c in gated for f in result.gate_failures(c)]
         if failures:
             raise DonaError("quality gate failed: " + "; ".join(failures))

@@ -122,7 +122,11 @@ def main() -> None:
             build_s = time.perf_counter() - t0
             write_manifest(
                 directory,
-                {"phase": candidate.phase, "phase_config": part, "files": [VECTORS, *part["files"]]},
+                {
+                    "phase": candidate.phase,
+                    "phase_config": part,
+                    "files": [VECTORS, *part["files"]],
+                },
             )
             index = phases.create(candidate.phase).load(
                 directory, read_manifest(directory, {}, verify_checksums=False)

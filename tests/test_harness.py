@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from test_service import CATALOG
 
 from dona.errors import DonaError
 from dona.evaluation import LabelledQueries
@@ -18,7 +19,6 @@ from dona.harness import (
     write_outputs,
 )
 from dona.vectorindex import F32Builder, phases
-from test_service import CATALOG
 
 
 @phases.register("test-lossy")
