@@ -158,7 +158,7 @@ def _open_part(phase: str, directory: Path, manifest: dict[str, Any]) -> dict[st
 
 
 def _restore(path: Path, view: bool = False) -> Any:
-    from usearch.index import Index
+    Index = vi.usearch_index_class()
 
     if not path.exists():
         raise IndexIntegrityError(f"index file {path} is missing; re-ingest the catalog")
@@ -170,7 +170,7 @@ def _restore(path: Path, view: bool = False) -> Any:
 
 
 def _graph(vectors: np.ndarray, ndim: int, metric: str, dtype: str, threads: int) -> Any:
-    from usearch.index import Index
+    Index = vi.usearch_index_class()
 
     index = Index(ndim=ndim, metric=metric, dtype=dtype, expansion_add=EXPANSION_ADD)
     if len(vectors):

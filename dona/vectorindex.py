@@ -14,6 +14,7 @@ shares that loop (`filtered_search`). Phase 1 (f32) lives here; the quantized ph
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -70,6 +71,17 @@ class IndexBuilder(Protocol):
 
 
 phases: Registry[IndexBuilder] = Registry("index phase", "dona.index_phases")
+
+
+def usearch_index_class():
+    """usearch's `Index`, imported only after onnxruntime when that is installed:
+    onnxruntime 1.31 segfaults when it is imported after usearch 2.26 (the ONNX embedder
+    loads lazily, i.e. after an index has been opened)."""
+    with contextlib.suppress(ImportError):
+        import onnxruntime  # noqa: F401
+    from usearch.index import Index
+
+    return Index
 
 
 def sha256_file(path: Path) -> str:
@@ -222,7 +234,7 @@ class F32Builder:
     index_file = "index.f32.usearch"
 
     def build(self, vectors: np.ndarray, directory: Path, threads: int) -> dict[str, Any]:
-        from usearch.index import Index
+        Index = usearch_index_class()
 
         index = Index(ndim=vectors.shape[1], metric="cos", dtype="f32")
         if len(vectors):
@@ -231,7 +243,7 @@ class F32Builder:
         return {"dtype": "f32", "metric": "cos", "config": {}, "files": [self.index_file]}
 
     def load(self, directory: Path, manifest: dict[str, Any]) -> VectorIndex:
-        from usearch.index import Index
+        Index = usearch_index_class()
 
         files = phase_part(manifest).get("files", [self.index_file])
         if self.index_file not in files:

@@ -92,3 +92,16 @@ def test_missing_or_corrupt_manifest(built):
     (directory / vi.MANIFEST).unlink()
     with pytest.raises(IndexIntegrityError, match="no manifest"):
         vi.read_manifest(directory, {})
+
+
+def test_onnxruntime_can_load_after_an_index_is_opened(tmp_path):
+    """onnxruntime segfaults when imported after usearch; the ONNX embedder loads lazily,
+    after serving has opened an index, so the index modules import it first."""
+    import subprocess
+    import sys
+
+    code = (
+        "import dona.vectorindex as vi\nvi.usearch_index_class()\nimport onnxruntime\nprint('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-500:]
