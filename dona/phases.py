@@ -49,11 +49,6 @@ from dona.errors import ConfigError, IndexIntegrityError
 CHUNK = 65536  # rows encoded at a time (bounds the temporary float32 copies)
 CALIBRATION_SAMPLE = 200_000  # rows used to calibrate ranges / thresholds / rotations
 VERIFY_ROWS = 64  # rows re-encoded on load to check the manifest still matches the codes
-# HNSW build breadth for the phases' graphs (usearch default 128). On chorus_icecat the i8
-# cos graph built with 128 lost the only two relevant products of "nintendo" (a small
-# cluster it could not reach, -1.6% nDCG@10 from one query); 256 missed none of the
-# asymmetric top 10 in two builds, for about twice the build time.
-EXPANSION_ADD = 256
 
 Ranking = tuple[np.ndarray, np.ndarray]
 
@@ -172,7 +167,7 @@ def _restore(path: Path, view: bool = False) -> Any:
 def _graph(vectors: np.ndarray, ndim: int, metric: str, dtype: str, threads: int) -> Any:
     Index = vi.usearch_index_class()
 
-    index = Index(ndim=ndim, metric=metric, dtype=dtype, expansion_add=EXPANSION_ADD)
+    index = Index(ndim=ndim, metric=metric, dtype=dtype, expansion_add=vi.EXPANSION_ADD)
     if len(vectors):
         index.add(np.arange(len(vectors), dtype=np.uint64), vectors, threads=max(threads, 1))
     return index
