@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -13,6 +14,11 @@ from dona.errors import ConfigError
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "dona"
+
+
+def _default_model_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "dona" / "models"
 
 
 class Settings(BaseSettings):
@@ -28,7 +34,16 @@ class Settings(BaseSettings):
         "Default: SQLite file <data_dir>/dona.db.",
     )
     catalog: str = Field(default="default", description="Catalog used when none is named.")
-    embedder: str = Field(default="minilm", description="Registered embedder name.")
+    embedder: str = Field(
+        default="minilm-onnx",
+        description="Registered embedder name (minilm-onnx, minilm-onnx-fp32, minilm) or a "
+        "local sentence-transformers directory.",
+    )
+    model_cache_dir: Path = Field(
+        default_factory=_default_model_cache_dir,
+        description="Models DONA derives from installed ones (the ONNX exports); shared by "
+        "every data directory, rebuilt when missing.",
+    )
     embed_batch_size: int = Field(default=64, ge=1, le=4096)
     embed_max_tokens: int = Field(
         default=128, ge=16, le=512, description="Tokens per product text the embedder reads."
@@ -42,7 +57,7 @@ class Settings(BaseSettings):
         default=2.0,
         ge=0,
         description="Weight of the BM25 ranking in fusion (dense = 1). Lexical matching is "
-        "the stronger retriever on product titles; see evals/reports/hybrid.md.",
+        "the stronger retriever on product titles (README, 'How it works').",
     )
     fusion_depth: int = Field(
         default=100, ge=10, description="Candidates taken from each retriever before fusion."

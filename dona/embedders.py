@@ -7,6 +7,7 @@ here may reach a model hub at run time.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 import tempfile
 import threading
@@ -295,7 +296,7 @@ class OnnxEmbedder:
         if cache_dir is None:
             from dona.config import get_settings
 
-            cache_dir = get_settings().data_dir / "models"
+            cache_dir = get_settings().model_cache_dir
         self._path = model_path
         self._name = name
         self._precision = precision
@@ -428,7 +429,10 @@ def create_embedder(settings) -> Embedder:
     )
     if os.path.isdir(name):  # any local sentence-transformers directory
         return SentenceTransformerEmbedder(name, os.path.basename(name.rstrip("/")), **kwargs)
-    return embedders.create(name, **kwargs)
+    factory = embedders.get(name)
+    if "cache_dir" in inspect.signature(factory).parameters:
+        kwargs["cache_dir"] = settings.model_cache_dir
+    return factory(**kwargs)
 
 
 _cache: dict[tuple, Embedder] = {}
@@ -442,6 +446,7 @@ def get_embedder(settings) -> Embedder:
         settings.embed_max_tokens,
         settings.embed_batch_size,
         settings.threads,
+        settings.model_cache_dir,
     )
     with _cache_lock:
         if key not in _cache:

@@ -257,9 +257,8 @@ class Int8Stage:
 
     def candidates(self, query: np.ndarray, n: int) -> Ranking:
         """Graph order; scores are the symmetric code similarities usearch computed."""
-        matches = self.graph.search(self.codec.encode(query), n)
-        positions = np.asarray(matches.keys, dtype=np.int64)
-        similarity = 1.0 - np.asarray(matches.distances, dtype=np.float32)
+        positions, distances = vi.graph_ranking(self.graph.search(self.codec.encode(query), n))
+        similarity = 1.0 - distances.astype(np.float32)
         if self.metric == "ip":  # usearch ip distance on i8 = 1 - raw dot of the codes
             similarity = similarity / np.float32(128 * 128)
         return positions, similarity
@@ -343,9 +342,8 @@ class BinaryStage:
     def candidates(self, query: np.ndarray, n: int) -> Ranking:
         qbits = self.encode(query)
         if self.graph is not None:
-            matches = self.graph.search(qbits, n)
-            positions = np.asarray(matches.keys, dtype=np.int64)
-            return positions, self._similarity(np.asarray(matches.distances))
+            positions, distances = vi.graph_ranking(self.graph.search(qbits, n))
+            return positions, self._similarity(distances)
         scores = self._similarity(_hamming(qbits, self.codes))
         top = vi.top_k(scores, n)
         return top.astype(np.int64), scores[top]
@@ -387,9 +385,8 @@ class F32Stage:
         return _graph_get(self.graph, positions, self.dims, np.float32)
 
     def candidates(self, query: np.ndarray, n: int) -> Ranking:
-        matches = self.graph.search(query, n)
-        positions = np.asarray(matches.keys, dtype=np.int64)
-        return positions, 1.0 - np.asarray(matches.distances, dtype=np.float32)
+        positions, distances = vi.graph_ranking(self.graph.search(query, n))
+        return positions, 1.0 - distances.astype(np.float32)
 
     def score(self, query: np.ndarray, positions: np.ndarray) -> np.ndarray:
         return np.asarray(self.stored(positions) @ query, dtype=np.float32)

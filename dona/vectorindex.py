@@ -31,7 +31,10 @@ from dona.registry import Registry
 MANIFEST = "manifest.json"
 VECTORS = "vectors.f32.npy"
 MANIFEST_FORMAT = 1
-EXACT_SUBSET_LIMIT = 4096  # filtered candidate sets up to this size are searched exactly
+# Candidate sets up to this size (a filtered subset, or a whole small catalog) are scanned
+# exactly: as fast as the graph at this size, and exact. A graph also cannot reach every
+# copy of a product listed several times (duplicate vectors crowd each other's links).
+EXACT_SUBSET_LIMIT = 4096
 # HNSW search breadth (usearch uses max(this, k)). usearch's default, 64, is too narrow for
 # short queries against product texts: on chorus_icecat dev the f32 graph found 93% of the
 # exact top 100 and lost 4.7% nDCG@10; 256 finds 98% and loses nothing, for ~0.7 ms.
@@ -114,6 +117,18 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     else:
         top = np.arange(scores.shape[0])
     return top[np.argsort(-scores[top], kind="stable")]
+
+
+def graph_ranking(matches: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, raw distances) of a usearch search, equal distances in position order.
+
+    The graph returns ties in traversal order, which depends on how a multi-threaded
+    build happened to link the nodes; duplicate products then swap places from build to
+    build and the evaluation would measure noise."""
+    positions = np.asarray(matches.keys, dtype=np.int64)
+    distances = np.asarray(matches.distances)
+    order = np.lexsort((positions, distances))
+    return positions[order], distances[order]
 
 
 def exact_search(
@@ -202,8 +217,10 @@ class F32Index:
         k = min(k, self.count)
         if k <= 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
-        if allowed is None:
+        if allowed is None and self.count > EXACT_SUBSET_LIMIT:
             return self._graph_search(query, k)
+        if allowed is None:
+            return exact_search(self.vectors, query, k)
         return filtered_search(
             self.count,
             k,
@@ -214,10 +231,8 @@ class F32Index:
         )
 
     def _graph_search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        matches = self.index.search(query, k)
-        positions = np.asarray(matches.keys, dtype=np.int64)
-        scores = 1.0 - np.asarray(matches.distances, dtype=np.float32)  # cos distance -> similarity
-        return positions, scores
+        positions, distances = graph_ranking(self.index.search(query, k))
+        return positions, 1.0 - distances.astype(np.float32)  # cos distance -> similarity
 
     def ram_bytes(self) -> int:
         """The float32 graph file, counted as hot (see the class docstring)."""

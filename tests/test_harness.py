@@ -31,15 +31,19 @@ class LossyBuilder(F32Builder):
     def __init__(self, noise: float = 0.0):
         self.noise = noise
 
-    def build(self, vectors, directory, threads):
-        rng = np.random.default_rng(0)
+    def noisy(self, vectors):
+        rng = np.random.default_rng(0)  # the same noise at build and load
         noisy = vectors + rng.normal(scale=self.noise, size=vectors.shape).astype(np.float32)
-        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-        part = super().build(noisy, directory, threads)
+        return noisy / np.linalg.norm(noisy, axis=1, keepdims=True)
+
+    def build(self, vectors, directory, threads):
+        part = super().build(self.noisy(vectors), directory, threads)
         return {**part, "config": {"noise": self.noise}}
 
     def load(self, directory, manifest):
+        self.noise = manifest["phase_config"]["config"]["noise"]
         index = super().load(directory, manifest)
+        index.vectors = self.noisy(index.vectors)  # small catalogs are scanned exactly
         index.ram_bytes = lambda: 10 * index.count  # claims to be cheaper than f32
         return index
 

@@ -15,12 +15,12 @@ def random_unit_vectors(n, dims=32, seed=0):
 
 @pytest.fixture
 def built(tmp_path):
-    vectors = random_unit_vectors(3000)
+    vectors = random_unit_vectors(6000)  # above EXACT_SUBSET_LIMIT: the graph is searched
     vi.save_vectors(vectors, tmp_path)
     part = vi.phases.create("f32").build(vectors, tmp_path, threads=2)
     manifest = {
         "embedder": "m1",
-        "count": 3000,
+        "count": 6000,
         "phase": "f32",
         "files": [vi.VECTORS, *part["files"]],
     }
@@ -30,15 +30,47 @@ def built(tmp_path):
 
 def test_round_trip_matches_exact_search(built):
     directory, vectors = built
-    manifest = vi.read_manifest(directory, expect={"embedder": "m1", "count": 3000})
+    manifest = vi.read_manifest(directory, expect={"embedder": "m1", "count": 6000})
     index = vi.phases.create("f32").load(directory, manifest)
-    assert index.count == 3000
+    assert index.count == 6000
     for q in range(20):
         positions, scores = index.search(vectors[q], 10)
         exact, exact_scores = vi.exact_search(vectors, vectors[q], 10)
         assert positions[0] == q and scores[0] == pytest.approx(1.0, abs=1e-5)
         assert len(set(positions) & set(exact)) >= 9  # HNSW is approximate
         np.testing.assert_allclose(np.sort(scores)[::-1], scores)
+
+
+def build_f32(vectors, directory):
+    vi.save_vectors(vectors, directory)
+    vi.phases.create("f32").build(vi.load_vectors(directory), directory, threads=2)
+    return vi.phases.create("f32").load(directory, {"files": ["index.f32.usearch"]})
+
+
+def test_graph_ranks_ties_in_position_order(tmp_path):
+    """Equal scores come back in position order, as exact search orders them, whatever
+    order the multi-threaded graph build linked the duplicates in."""
+    distinct = random_unit_vectors(1000, seed=3)
+    vectors = np.repeat(distinct, 5, axis=0)  # every product listed five times
+    index = build_f32(vectors[np.random.default_rng(1).permutation(len(vectors))], tmp_path)
+    assert index.count > vi.EXACT_SUBSET_LIMIT
+    for q in range(0, 1000, 50):
+        positions, scores = index.search(distinct[q], 15)
+        for score in np.unique(scores):
+            tied = positions[scores == score]
+            np.testing.assert_array_equal(tied, np.sort(tied))
+
+
+def test_small_catalog_is_searched_exactly(tmp_path):
+    distinct = random_unit_vectors(40, seed=3)
+    vectors = np.repeat(distinct, 5, axis=0)
+    vectors = vectors[np.random.default_rng(1).permutation(len(vectors))]
+    index = build_f32(vectors, tmp_path)
+    for q in range(40):
+        positions, scores = index.search(distinct[q], 15)
+        exact, exact_scores = vi.exact_search(vectors, distinct[q], 15)
+        np.testing.assert_array_equal(positions, exact)
+        np.testing.assert_allclose(scores, exact_scores)
 
 
 @pytest.mark.parametrize("subset_limit", [vi.EXACT_SUBSET_LIMIT, 10])
@@ -48,7 +80,7 @@ def test_filtered_search_only_returns_allowed(built, monkeypatch, subset_limit):
     index = vi.phases.create("f32").load(directory, vi.read_manifest(directory, {}))
     rng = np.random.default_rng(1)
     for fraction in (0.002, 0.05, 0.5):
-        allowed = rng.random(3000) < fraction
+        allowed = rng.random(len(vectors)) < fraction
         q = random_unit_vectors(1, seed=int(fraction * 1000))[0]
         positions, _ = index.search(q, 10, allowed)
         assert allowed[positions].all()
@@ -60,7 +92,7 @@ def test_filtered_search_only_returns_allowed(built, monkeypatch, subset_limit):
 def test_empty_filter_result(built):
     directory, vectors = built
     index = vi.phases.create("f32").load(directory, vi.read_manifest(directory, {}))
-    positions, scores = index.search(vectors[0], 10, np.zeros(3000, dtype=bool))
+    positions, scores = index.search(vectors[0], 10, np.zeros(len(vectors), dtype=bool))
     assert positions.size == 0 and scores.size == 0
 
 
