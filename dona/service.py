@@ -106,6 +106,7 @@ class SearchResult:
     product: Product
     score: float
     sources: dict[str, int] = field(default_factory=dict)
+    position: int = -1  # row in the served version's vector files
 
     def to_dict(self) -> dict[str, Any]:
         p = self.product
@@ -607,7 +608,7 @@ class Dona:
         hits, timings = self.rank(served, query, k, filters, mode)
         products = self.store.products_at(served.version_id, [h.position for h in hits])
         results = [
-            SearchResult(products[h.position], h.score, h.sources)
+            SearchResult(products[h.position], h.score, h.sources, h.position)
             for h in hits
             if h.position in products
         ]

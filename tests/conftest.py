@@ -192,3 +192,50 @@ def database_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'dona.db'}"
     return request.getfixturevalue("postgres_db")
+
+
+# ---- a real OpenAI-compatible server (llama.cpp) with the tiny bundled model ----------
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> str:
+    from dona.models import bundled_path
+
+    cache = Path(tempfile.mkdtemp(prefix="dona-models-"))
+    return str(bundled_path("smollm2-135m", cache))  # verifies the sha256 on the way
+
+
+@pytest.fixture(scope="session")
+def llama_server(smollm2_path):
+    """`python -m llama_cpp.server` serving SmolLM2 on 127.0.0.1; yields its /v1 URL."""
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)  # noqa: SIM115 - outlives this block
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", smollm2_path,
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+         "--model_alias", "smollm2"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(240):
+            if server.poll() is not None:
+                raise RuntimeError(f"llama_cpp.server exited; see {log.name}")
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.25)
+        else:
+            raise RuntimeError(f"llama_cpp.server did not start; see {log.name}")
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
