@@ -314,6 +314,20 @@ def understand(
     )
 
 
+def apply_limits(intent: Understanding, limits: Filters) -> None:
+    """Narrow what was understood to the shopper's standing filters."""
+    if limits.min_price is not None:
+        intent.min_price = max(limits.min_price, intent.min_price or 0.0)
+    if limits.max_price is not None:
+        intent.max_price = min(limits.max_price, intent.max_price or limits.max_price)
+    if intent.min_price is not None and intent.max_price is not None:
+        intent.min_price = min(intent.min_price, intent.max_price)
+    if limits.brands:
+        wanted = {b.casefold() for b in limits.brands}
+        named = [b for b in intent.brands if b.casefold() in wanted]
+        intent.brands = tuple(named) or tuple(limits.brands)
+
+
 # ---- facts and prompt -------------------------------------------------------------------
 
 # Sentences in catalog text that read as instructions to a model are not passed on.
@@ -587,16 +601,31 @@ class ChatEngine:
             self._brand_cache[key] = (brands, _brand_pattern(brands))
         return self._brand_cache[key]
 
-    def ask(self, question: str, conversation: Conversation | None = None) -> ChatAnswer:
-        return self.stream(question, conversation).finish()
+    def ask(
+        self,
+        question: str,
+        conversation: Conversation | None = None,
+        limits: Filters | None = None,
+    ) -> ChatAnswer:
+        return self.stream(question, conversation, limits).finish()
 
-    def stream(self, question: str, conversation: Conversation | None = None) -> ChatStream:
-        """Prepare the turn now (so bad input raises here), stream the wording lazily."""
+    def stream(
+        self,
+        question: str,
+        conversation: Conversation | None = None,
+        limits: Filters | None = None,
+    ) -> ChatStream:
+        """Prepare the turn now (so bad input raises here), stream the wording lazily.
+
+        `limits`: filters the shopper set outside the conversation (the UI's sidebar); the
+        question can narrow them ("under 30") but never widen them."""
         conversation = conversation if conversation is not None else Conversation()
         started = time.perf_counter()
         brands, pattern = self._brands(conversation.catalog)
         shown = conversation.shown
         intent = understand(question, brands, conversation.last_topic, len(shown), pattern)
+        if limits is not None:
+            apply_limits(intent, limits)
         products, nothing_fits = self._retrieve(intent, conversation)
         facts = [
             product_facts(p, max_specs=16 if intent.references else MAX_SPECS) for p in products

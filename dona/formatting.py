@@ -118,3 +118,10 @@ def product_image_html(url: str | None, css_class: str = "dona-img") -> str:
         f'<img src="{html.escape(src, quote=True)}" alt="" loading="lazy" '
         f'referrerpolicy="no-referrer" onerror="{fallback}"></div>'
     )
+
+
+def cite_as_numbers(text: str, product_ids: list[str]) -> str:
+    """ "[sp-1]" -> "[1]": a citation becomes the number of the product card it refers to."""
+    for number, pid in enumerate(product_ids, start=1):
+        text = text.replace(f"[{pid}]", f"[{number}]")
+    return text

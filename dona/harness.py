@@ -76,8 +76,10 @@ DEFAULT_CANDIDATES: tuple[Candidate, ...] = (
     Candidate.of("binary", rescore_multiplier=8),
     Candidate.of("matryoshka", dims=192, rotation="native"),  # plain truncation
     Candidate.of("matryoshka", dims=192, rotation="pca"),
-    Candidate.of("matryoshka", dims=224, rotation="pca"),
+    # partially whitened PCA prefix (see phases.MatryoshkaBuilder): no rescoring needed
+    Candidate.of("matryoshka", dims=192, rotation="pca", whiten=0.1),
     Candidate.of("matryoshka", dims=192, rotation="pca", quantization="int8"),
+    Candidate.of("matryoshka", dims=192, rotation="pca", quantization="int8", whiten=0.1),
     Candidate.of("matryoshka", dims=128, rotation="pca", rescore=True),
     Candidate.of("matryoshka", dims=192, rotation="pca", quantization="binary", rescore=True),
 )

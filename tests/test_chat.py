@@ -239,3 +239,13 @@ def test_unstartable_backend_falls_back(shop):
     answer = ChatEngine(shop).ask("usb cable")
     assert answer.fallback and "does not exist" in answer.notice
     assert answer.products[0].id == "ca-1"
+
+
+def test_standing_limits_narrow_but_never_widen(extractive):
+    from dona.search import Filters
+
+    answer = extractive.ask("bluetooth speaker under 100", limits=Filters(max_price=60))
+    assert answer.understanding.max_price == 60
+    assert all(p.price <= 60 for p in answer.products)
+    answer = extractive.ask("speaker", limits=Filters(brands=("Bolt",)))
+    assert {p.brand for p in answer.products} == {"Bolt"}

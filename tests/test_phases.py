@@ -31,6 +31,7 @@ CONFIGS = [
     ("matryoshka", {"dims": 24}),
     ("matryoshka", {"dims": 24, "rotation": "native", "rescore": True}),
     ("matryoshka", {"dims": 24, "quantization": "int8"}),
+    ("matryoshka", {"dims": 24, "whiten": 0.1}),
     ("matryoshka", {"dims": 32, "quantization": "binary", "rescore": True}),
 ]
 IDS = [f"{phase}-{'-'.join(f'{k}={v}' for k, v in config.items())}" for phase, config in CONFIGS]
@@ -235,6 +236,22 @@ def test_pca_rotation_persists(tmp_path, vectors):
     np.testing.assert_allclose(np.linalg.norm(prefix, axis=1), 1.0, atol=1e-5)
 
 
+def test_whitened_axes_are_scaled_pca_axes(tmp_path, vectors):
+    part, manifest = build(tmp_path, vectors, "matryoshka", dims=20, whiten=0.25)
+    assert part["config"]["whiten"] == 0.25
+    index = vi.phases.create("matryoshka").load(tmp_path, manifest)
+    plain = ph.Projection.pca(vectors, 20, center=False).components
+    scaled = index.project.components
+    scale = np.linalg.norm(scaled, axis=1)
+    assert scale.max() == pytest.approx(1.0, abs=1e-6)
+    assert np.all(np.diff(scale) >= -1e-6)  # low-variance axes damped least
+    np.testing.assert_allclose(scaled / scale[:, None], plain, atol=1e-5)
+    variance = ((vectors - vectors.mean(axis=0)) @ plain.T).var(axis=0, ddof=1)
+    expected = variance**-0.25
+    np.testing.assert_allclose(scale, expected / expected.max(), rtol=1e-3)
+    assert "whiten" not in build(tmp_path / "plain", vectors, "matryoshka", dims=20)[0]["config"]
+
+
 def test_native_prefix_is_the_normalised_first_dims(tmp_path, vectors):
     part, manifest = build(tmp_path, vectors, "matryoshka", dims=16, rotation="native")
     assert "rotation.f32.npy" not in part["files"]
@@ -315,6 +332,8 @@ def test_config_validation_and_aliases():
         ("matryoshka", {"rotation": "random"}),
         ("matryoshka", {"quantization": "pq"}),
         ("matryoshka", {"dims": 0}),
+        ("matryoshka", {"whiten": 0.9}),
+        ("matryoshka", {"whiten": 0.1, "rotation": "native"}),
     ]:
         with pytest.raises(ConfigError):
             vi.phases.create(phase, **bad)

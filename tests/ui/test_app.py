@@ -1,5 +1,5 @@
-"""The Streamlit shopper page, driven with AppTest over a real Dona and a real catalog
-(the bundled embedding model loads in a few seconds)."""
+"""The Streamlit search page, driven with AppTest over a real Dona and a real catalog
+(the bundled embedding model loads in a few seconds). The chat page: test_chat_page.py."""
 
 from __future__ import annotations
 
@@ -143,13 +143,19 @@ def fresh_caches():
     config.get_settings.cache_clear()
 
 
+def open_search(at: AppTest | None = None) -> AppTest:
+    """The app (chat is its default page), switched to the search page."""
+    if at is None:  # (an AppTest that has not run yet is falsy)
+        at = AppTest.from_file(APP, default_timeout=60)
+    at.switch_page("pages/search.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 @pytest.fixture
 def app(catalog_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     use_data_dir(monkeypatch, catalog_dir)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    assert not at.exception
-    return at
+    return open_search()
 
 
 def search(at: AppTest, query: str) -> AppTest:
@@ -171,17 +177,23 @@ def by_title(title: str) -> tuple:
     return next(p for p in PRODUCTS if p[1] == title or (p[0] == "x1" and title == NASTY_TITLE))
 
 
-def test_page_title_search_box_filters_and_attribution(app: AppTest):
-    assert app.title[0].value == "DONA"
+def test_app_shell_has_title_navigation_and_attribution(catalog_dir: Path, monkeypatch):
+    use_data_dir(monkeypatch, catalog_dir)
+    monkeypatch.setenv("DONA_LLM_BACKEND", "extractive")
+    at = AppTest.from_file(APP, default_timeout=60).run()  # the chat is the default page
+    assert not at.exception and at.title[0].value == "DONA"
+    footer = next(c.value for c in at.caption if "Icecat" in c.value)
+    assert "Product data sourced from Icecat (https://icecat.biz/)" in footer
+    assert 'provided "AS IS" under the Icecat Open Content License.' in footer
+
+
+def test_search_box_and_filters(app: AppTest):
     assert app.text_input(key="query").value == ""
     assert app.number_input(key="max_price").value is None
     assert sorted(app.multiselect(key="brands-default").options) == ["Acme", "Sonora"]
     assert app.checkbox(key="in_stock").value is False
     assert not app.error
     assert not shown_titles(app)  # nothing searched yet
-    footer = app.caption[-1].value
-    assert "Product data sourced from Icecat (https://icecat.biz/)" in footer
-    assert 'provided "AS IS" under the Icecat Open Content License.' in footer
 
 
 def test_empty_query_shows_no_error(app: AppTest):
@@ -274,22 +286,21 @@ def test_catalog_text_is_shown_literally_never_as_markup(app: AppTest):
 
 def test_no_catalog_yet_is_a_friendly_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     use_data_dir(monkeypatch, tmp_path / "empty")
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_search()
     assert not at.exception
     assert "dona ingest FILE" in at.error[0].value
     at.text_input(key="query").input("speaker").run()
     assert not at.exception
     assert "dona ingest FILE" in at.error[0].value
-    assert "Icecat" in at.caption[-1].value
 
 
 def test_each_data_dir_gets_its_own_dona(
     catalog_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     use_data_dir(monkeypatch, catalog_dir)
-    search(AppTest.from_file(APP, default_timeout=60).run(), "speaker")
+    search(open_search(), "speaker")
     use_data_dir(monkeypatch, tmp_path / "other")  # the cached Dona must not leak across
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_search()
     assert "dona ingest FILE" in at.error[0].value
 
 
@@ -297,7 +308,7 @@ def test_query_in_the_address_is_searched_and_kept(catalog_dir: Path, monkeypatc
     use_data_dir(monkeypatch, catalog_dir)
     at = AppTest.from_file(APP, default_timeout=60)
     at.query_params["q"] = "speaker"
-    at.run()
+    open_search(at)
     assert not at.exception and not at.error
     assert SPEAKER in shown_titles(at)
     search(at, "keyboard")
@@ -310,7 +321,7 @@ def test_catalog_selector_when_there_are_several(tmp_path: Path, monkeypatch):
     dona.ingest_bytes(catalog_csv(), filename="c.csv")
     outlet = b"id,title,brand,price,currency\nout1,Outlet Speaker Refurbished,Bargain Co,9.00,JPY\n"
     dona.ingest_bytes(outlet, filename="outlet.csv", catalog="outlet")
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_search()
     assert at.selectbox(key="catalog").options == ["default", "outlet"]
     assert at.selectbox(key="catalog").value == "default"  # DONA_CATALOG's default
     search(at, "speaker")

@@ -1,0 +1,156 @@
+"""The shopper chat: ask in your own words, get a short answer and real product cards.
+
+The conversation lives in the session (kept across reruns); the answer streams into a
+text element (model output is data, never Markdown); the cards come from the database.
+While an answer streams the input is disabled: the question is stored, the page reruns
+with the input off, answers, then reruns again with the input back.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from shared import (
+    NO_CATALOG,
+    current_dona,
+    live_catalogs,
+    pick_catalog,
+    product_grid,
+    run_guarded,
+)
+
+from dona.chat import ChatEngine, Conversation
+from dona.config import get_settings
+from dona.errors import DonaError
+from dona.formatting import cite_as_numbers
+from dona.search import Filters
+
+EXAMPLES = [
+    "A portable bluetooth speaker under 50 dollars?",
+    "Cyan ink cartridge for an HP DesignJet",
+    "¿Tienes ratones inalámbricos baratos?",
+]
+
+
+@st.cache_resource(show_spinner=False)
+def load_engine(data_dir: str, database_url: str, backend: str, model: str) -> ChatEngine:
+    """One engine (and one loaded model) per configuration, shared by every session."""
+    return ChatEngine(current_dona())
+
+
+def new_conversation(catalog: str) -> None:
+    st.session_state.chat = {
+        "catalog": catalog,
+        "conversation": Conversation(catalog=catalog),
+        "messages": [],
+        "pending": None,
+    }
+
+
+def sidebar(catalog_names: list[str]) -> tuple[str, Filters]:
+    dona = current_dona()
+    with st.sidebar:
+        catalog = pick_catalog(dona, catalog_names)
+        st.header("Limits")
+        st.caption("The assistant keeps to these; your questions can narrow them further.")
+        min_price = st.number_input(
+            "Min price", min_value=0.0, value=None, step=10.0, placeholder="Any",
+            key="chat_min_price",
+        )  # fmt: skip
+        max_price = st.number_input(
+            "Max price", min_value=0.0, value=None, step=10.0, placeholder="Any",
+            key="chat_max_price",
+        )  # fmt: skip
+        brands = st.multiselect(
+            "Brand", dona.brands(catalog), placeholder="All brands", key=f"chat_brands-{catalog}"
+        )
+        if st.button("New conversation", key="new_conversation", icon="🔄"):
+            new_conversation(catalog)
+    return catalog, Filters(min_price, max_price, tuple(brands))
+
+
+def show_message(index: int, message: dict) -> None:
+    with st.chat_message(message["role"]):
+        st.text(message["text"])
+        if message.get("notice"):
+            st.caption(message["notice"])
+        products = message.get("products") or []
+        if products:
+            cited = set(message.get("cited") or [])
+            notes = [
+                f"[{n}] cited in the answer" if p.id in cited else f"[{n}]"
+                for n, p in enumerate(products, start=1)
+            ]
+            product_grid(products, prefix=f"m{index}-", notes=notes)
+
+
+def answer_pending(engine: ChatEngine, state: dict, limits: Filters) -> None:
+    question = state["pending"]
+    state["messages"].append({"role": "user", "text": question})
+    show_message(len(state["messages"]) - 1, state["messages"][-1])
+    with st.chat_message("assistant"):
+        placeholder = st.empty()
+        try:
+            with st.spinner("Looking through the catalog…"):
+                stream = engine.stream(question, state["conversation"], limits)
+            text = ""
+            for piece in stream:
+                text += piece
+                placeholder.text(text + " ▌")
+            answer = stream.finish()
+        except DonaError as exc:  # e.g. an empty or unusable question
+            state["messages"].pop()
+            placeholder.empty()
+            st.session_state.chat_error = str(exc)
+            return
+    ids = [p.id for p in answer.products]
+    state["messages"].append(
+        {
+            "role": "assistant",
+            "text": cite_as_numbers(answer.text, ids),
+            "notice": answer.notice,
+            "products": answer.products,
+            "cited": answer.cited_ids,
+        }
+    )
+
+
+def chat_page() -> None:
+    dona = current_dona()
+    catalogs = live_catalogs(dona)
+    if not catalogs:
+        st.error(NO_CATALOG)
+        return
+    catalog, limits = sidebar(catalogs)
+    if "chat" not in st.session_state or st.session_state.chat["catalog"] != catalog:
+        new_conversation(catalog)
+    state = st.session_state.chat
+    settings = get_settings()
+    engine = load_engine(
+        str(settings.data_dir), settings.resolved_database_url, settings.llm_backend,
+        settings.llm_model,
+    )  # fmt: skip
+    if error := st.session_state.pop("chat_error", None):
+        st.error(error)
+    for index, message in enumerate(state["messages"]):
+        show_message(index, message)
+    if not state["messages"] and not state["pending"]:
+        st.caption("Ask about products in your own words, for example:")
+        for n, example in enumerate(EXAMPLES):
+            if st.button(example, key=f"example-{n}"):
+                state["pending"] = example
+                st.rerun()
+    question = st.chat_input(
+        "Ask about products…", key="chat_input", disabled=state["pending"] is not None
+    )
+    if question and state["pending"] is None:
+        state["pending"] = question
+        st.rerun()  # redraw with the input disabled, then answer
+    if state["pending"] is not None:
+        try:
+            answer_pending(engine, state, limits)
+        finally:
+            state["pending"] = None
+        st.rerun()
+
+
+run_guarded(chat_page)

@@ -1,0 +1,130 @@
+"""What the DONA pages share: the cached service, the catalog picker, product cards.
+
+Catalog text (titles, brands, descriptions, specs) and model output are data: they are
+only ever shown with `st.text`, which renders neither Markdown nor HTML. The one raw HTML
+block per card is the product image, built from an escaped http(s) URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import streamlit as st
+
+from dona.catalog import Product
+from dona.config import get_settings
+from dona.errors import DonaError
+from dona.formatting import (
+    format_price,
+    product_image_css,
+    product_image_html,
+    safe_http_url,
+    snippet,
+)
+from dona.service import Dona
+
+log = logging.getLogger("dona.ui")
+
+COLUMNS = 3
+NO_CATALOG = (
+    "No catalog has been ingested yet, so there is nothing to search. "
+    "Merchant: load your products with `dona ingest FILE` (or `make run` for the demo "
+    "catalog), then reload this page."
+)
+ATTRIBUTION = (
+    'Product data sourced from Icecat (https://icecat.biz/), provided "AS IS" under the '
+    "Icecat Open Content License."
+)
+CSS = f"""<style>
+{product_image_css("dona-img")}
+[class*="st-key-dona-card"] {{ gap: 0.5rem; }}
+[class*="st-key-dona-card"] .dona-img {{ margin-bottom: 1rem; }}  /* Markdown's -1rem */
+[class*="st-key-dona-title"] [data-testid="stText"] {{ font-weight: 600; font-size: 1.05rem; }}
+[class*="st-key-dona-price"] [data-testid="stText"] {{ font-weight: 600; }}
+[class*="st-key-dona-brand"] [data-testid="stText"],
+[class*="st-key-dona-specs"] [data-testid="stText"],
+[class*="st-key-dona-desc"] [data-testid="stText"] {{ font-size: 0.875rem; opacity: 0.75; }}
+</style>"""
+
+
+def run_guarded(page: Callable[[], None]) -> None:
+    """A user's mistake shows its sentence; a bug is logged and shown as one sentence."""
+    try:
+        page()
+    except DonaError as exc:
+        st.error(str(exc))
+    except Exception:  # never a traceback in front of a shopper
+        log.exception("a DONA page failed")
+        st.error("Something went wrong on our side. Please try again in a moment.")
+
+
+@st.cache_resource(show_spinner="Starting DONA…")
+def load_dona(data_dir: str, database_url: str) -> Dona:
+    """One Dona per data directory and database (the arguments are the cache key)."""
+    return Dona(get_settings())
+
+
+def current_dona() -> Dona:
+    settings = get_settings()
+    return load_dona(str(settings.data_dir), settings.resolved_database_url)
+
+
+def live_catalogs(dona: Dona) -> list[str]:
+    return [c["name"] for c in dona.catalogs() if c["version"] is not None]
+
+
+def pick_catalog(dona: Dona, catalogs: list[str]) -> str:
+    """A selector in the sidebar when there are several catalogs."""
+    catalog = catalogs[0]
+    if len(catalogs) > 1:
+        default = dona.settings.catalog
+        index = catalogs.index(default) if default in catalogs else 0
+        catalog = st.selectbox("Catalog", catalogs, index=index, key="catalog")
+    with st.spinner("Loading the catalog…"):
+        dona.served(catalog)  # load and verify the index once, behind a spinner
+    return catalog
+
+
+def key_specs(product: Product, limit: int = 3) -> str:
+    specs = [
+        f"{name.replace('_', ' ')}: {value}"
+        for name, value in (product.attributes or {}).items()
+        if value not in (None, "", [], {}) and not isinstance(value, dict | list)
+    ]
+    return " · ".join(snippet(s, 60) for s in specs[:limit])
+
+
+def product_card(product: Product, slot: str | int, note: str | None = None) -> None:
+    with st.container(border=True, key=f"dona-card-{slot}"):
+        st.markdown(product_image_html(product.image_url), unsafe_allow_html=True)
+        with st.container(key=f"dona-title-{slot}"):
+            st.text(product.title)
+        if product.brand:
+            with st.container(key=f"dona-brand-{slot}"):
+                st.text(product.brand)
+        with st.container(key=f"dona-price-{slot}"):
+            st.text(format_price(product.price, product.currency))
+        if product.stock == 0:
+            st.caption("Out of stock")
+        if note:
+            st.caption(note)
+        specs = key_specs(product)
+        if specs:
+            with st.container(key=f"dona-specs-{slot}"):
+                st.text(specs)
+        if product.description:
+            with st.container(key=f"dona-desc-{slot}"):
+                st.text(snippet(product.description, 200))
+        if safe_http_url(product.url):  # only http(s) links, never javascript: etc.
+            st.link_button("View product", product.url.strip())
+
+
+def product_grid(products: list[Product], prefix: str = "", notes: list[str | None] | None = None):
+    for start in range(0, len(products), COLUMNS):
+        row = products[start : start + COLUMNS]
+        for offset, (column, product) in enumerate(zip(st.columns(COLUMNS), row, strict=False)):
+            with column:
+                index = start + offset
+                note = notes[index] if notes else None
+                product_card(product, f"{prefix}{index}", note)
