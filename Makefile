@@ -7,7 +7,7 @@ DEMO_NAME := demo
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: install demo run test lint format bench eval-report gate clean
+.PHONY: install demo run test lint format bench eval-report eval-llm gate clean
 
 install: $(VENV)/.installed  ## create .venv and install DONA with its test tools (idempotent)
 
@@ -71,6 +71,13 @@ gate: install  ## CI's evaluation job: autopilot on the dev split, then the 3% g
 	  --phase int8 --config '{"symmetric": true, "metric": "ip"}' --gate >/dev/null; then \
 	  echo "symmetric int8 passed the gate; it must not"; exit 1; \
 	else echo "symmetric int8 refused by the gate, as it must be"; fi
+
+eval-llm: install  ## chat quality, speed and memory of the three bundled GGUF models
+	$(EVAL_ENV) $(DONA) catalogs --json | grep -q '"name": "demo"' \
+	  || $(EVAL_ENV) $(DONA) ingest $(DEMO_CATALOG) --catalog demo --prices-in-cents -q
+	$(EVAL_ENV) $(DONA) eval-llm --catalog demo --backend llamacpp \
+	  --model smollm2-135m --model qwen2.5-0.5b --model qwen2.5-1.5b \
+	  --json evals/reports/llm_demo.json --report evals/reports/llm_demo.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

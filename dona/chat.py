@@ -36,7 +36,7 @@ import numpy as np
 
 from dona.catalog import Product
 from dona.errors import DonaError, LLMError
-from dona.formatting import format_price
+from dona.formatting import format_price, shopper_specs
 from dona.lexical import tokenize
 from dona.llm import LLMBackend, ProductFacts, Prompt, Usage, create_backend, extractive_answer
 from dona.search import Filters, clean_query
@@ -337,8 +337,8 @@ _INJECTION = re.compile(
     r"\[/?inst\]|assistant:|###\s*(system|instruction)|ignora\b.{0,40}instrucciones",
     re.I,
 )
-MAX_SPECS = 8
-MAX_SPEC_CHARS = 60
+MAX_SPECS = 5  # prompt tokens are the local model's latency: ~40 tokens/s on 2 cores
+MAX_SPEC_CHARS = 50
 MAX_SUMMARY_CHARS = 160
 
 
@@ -357,14 +357,11 @@ def _summary(description: str | None) -> str | None:
 
 def product_facts(product: Product, max_specs: int = MAX_SPECS) -> ProductFacts:
     specs: dict[str, str] = {}
-    for key, value in (product.attributes or {}).items():
+    for label, value in shopper_specs(product.attributes, limit=max_specs * 2):
         if len(specs) >= max_specs:
             break
-        if value in (None, "", [], {}) or _INJECTION.search(f"{key} {value}"):
-            continue
-        if isinstance(value, list | tuple):
-            value = ", ".join(map(str, value))
-        specs[_clean_fact(key, 40)] = _clean_fact(value, MAX_SPEC_CHARS)
+        if not _INJECTION.search(f"{label} {value}"):
+            specs[_clean_fact(label, 40)] = _clean_fact(value, MAX_SPEC_CHARS)
     title = product.title if not _INJECTION.search(product.title) else product.id
     return ProductFacts(
         id=product.id,

@@ -125,3 +125,36 @@ def cite_as_numbers(text: str, product_ids: list[str]) -> str:
     for number, pid in enumerate(product_ids, start=1):
         text = text.replace(f"[{pid}]", f"[{number}]")
     return text
+
+
+# Attributes a shopper does not choose by (logistics, identifiers, media, dates): kept in
+# the database, left out of cards and of what the language model reads.
+_NOT_A_SPEC = re.compile(
+    r"package|pallet|carton|storage|humidity|operating_temp|quantity_per|ean|gtin|upc|"
+    r"\bsku|oem|img|image|url|date|^name$|country_of_origin|harmonized|warranty_text",
+    re.I,
+)
+
+
+def spec_label(key: str) -> str:
+    """ "attr_t_dimensions__wxdxh_" -> "dimensions (wxdxh)": catalog keys made readable."""
+    key = re.sub(r"^attr_[a-z]_", "", key.strip())
+    key = re.sub(r"__([a-z0-9_]+?)_*$", r" (\1)", key)
+    return key.replace("_", " ").strip()
+
+
+def shopper_specs(attributes: dict | None, limit: int = 6) -> list[tuple[str, str]]:
+    """The first `limit` attributes a shopper chooses by, as (label, value) text."""
+    out: list[tuple[str, str]] = []
+    for key, value in (attributes or {}).items():
+        if len(out) >= limit:
+            break
+        if value in (None, "", [], {}) or isinstance(value, dict) or _NOT_A_SPEC.search(key):
+            continue
+        if isinstance(value, list | tuple):
+            value = ", ".join(map(str, value))
+        text = str(value).strip()
+        if text.lower().startswith(("http://", "https://")):
+            continue
+        out.append((spec_label(key), text))
+    return out

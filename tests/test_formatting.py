@@ -126,3 +126,27 @@ def test_image_css_covers_broken_images_with_the_placeholder():
     assert ".dona-img img::after { content: ''; position: absolute; inset: 0; " in css
     assert f"url({PLACEHOLDER_IMAGE})" in css
     assert "\n\n" not in css and not css.endswith("\n")  # safe inside a Markdown <style> block
+
+
+def test_shopper_specs_leave_out_logistics_and_media():
+    from dona.formatting import cite_as_numbers, shopper_specs, spec_label
+
+    attributes = {
+        "name": "80",
+        "ean": ["0882780756328"],
+        "img_high": "http://images.example/1.jpg",
+        "attr_t_type": "Original",
+        "attr_n_package_weight": "300 g",
+        "attr_t_dimensions__wxdxh_": "10 x 2 x 3 cm",
+        "attr_t_compatibility": ["DesignJet 1050C", "DesignJet 1055CM"],
+        "attr_t_storage_temperature__t_t_": "-40 - 60 °C",
+        "manual": "https://example.com/manual.pdf",
+    }
+    assert shopper_specs(attributes) == [
+        ("type", "Original"),
+        ("dimensions (wxdxh)", "10 x 2 x 3 cm"),
+        ("compatibility", "DesignJet 1050C, DesignJet 1055CM"),
+    ]
+    assert shopper_specs(attributes, limit=1) == [("type", "Original")]
+    assert spec_label("battery_life") == "battery life"
+    assert cite_as_numbers("Take [a-1] or [b-2].", ["b-2", "a-1"]) == "Take [2] or [1]."

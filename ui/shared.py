@@ -20,6 +20,7 @@ from dona.formatting import (
     product_image_css,
     product_image_html,
     safe_http_url,
+    shopper_specs,
     snippet,
 )
 from dona.service import Dona
@@ -87,12 +88,7 @@ def pick_catalog(dona: Dona, catalogs: list[str]) -> str:
 
 
 def key_specs(product: Product, limit: int = 3) -> str:
-    specs = [
-        f"{name.replace('_', ' ')}: {value}"
-        for name, value in (product.attributes or {}).items()
-        if value not in (None, "", [], {}) and not isinstance(value, dict | list)
-    ]
-    return " · ".join(snippet(s, 60) for s in specs[:limit])
+    return " · ".join(snippet(f"{k}: {v}", 60) for k, v in shopper_specs(product.attributes, limit))
 
 
 def product_card(product: Product, slot: str | int, note: str | None = None) -> None:
