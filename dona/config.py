@@ -69,9 +69,10 @@ class Settings(BaseSettings):
 
     # Chat (dona/chat.py) and its language model backend (dona/llm.py).
     llm_backend: str = Field(
-        default="llamacpp",
-        description="llamacpp (local GGUF), openai (any OpenAI-compatible server), rkllm "
-        "(Rockchip NPU), extractive (no model), or a plugin's name.",
+        default="auto",
+        description="auto (rkllm on a Rockchip NPU board with an .rkllm model, else "
+        "llamacpp), llamacpp (local GGUF), openai (any OpenAI-compatible server), rkllm, "
+        "extractive (no model), or a plugin's name.",
     )
     llm_model: str = Field(
         default="qwen2.5-1.5b",

@@ -42,18 +42,20 @@ class ProductFacts:
     in_stock: bool | None
 
     def as_line(self) -> str:
-        parts = [f"id={self.id}", f"title={self.title}"]
+        """`[id] title | brand: ... | price: ...`: the id already in the citation form the
+        answer should use, so even a model that echoes the list cites correctly."""
+        parts = [f"[{self.id}] {self.title}"]
         if self.brand:
-            parts.append(f"brand={self.brand}")
-        parts.append(f"price={self.price or 'unknown'}")
+            parts.append(f"brand: {self.brand}")
+        parts.append(f"price: {self.price or 'unknown'}")
         if self.category:
-            parts.append(f"category={self.category}")
+            parts.append(f"category: {self.category}")
         if self.in_stock is not None:
             parts.append("in stock" if self.in_stock else "out of stock")
-        parts += [f"{k}={v}" for k, v in self.specs.items()]
+        parts += [f"{k}: {v}" for k, v in self.specs.items()]
         if self.summary:
-            parts.append(f"about={self.summary}")
-        return "; ".join(parts)
+            parts.append(f"about: {self.summary}")
+        return " | ".join(parts)
 
 
 @dataclass
@@ -330,9 +332,23 @@ def llamacpp_backend(settings: Any) -> LlamaCppBackend:
     return LlamaCppBackend(path, name, settings.llm_context_tokens, settings.threads)
 
 
+def resolve_backend_name(settings: Any, name: str | None = None) -> str:
+    """`auto`: rkllm where Rockchip's runtime loads and DONA_LLM_MODEL is an .rkllm file
+    (an NPU board), else llamacpp (a local GGUF on the CPU)."""
+    name = name or settings.llm_backend
+    if name != "auto":
+        return name
+    from dona.rkllm import rkllm_library_loads
+
+    model = str(settings.llm_model).lower()
+    if model.endswith(".rkllm") and rkllm_library_loads(settings.rkllm_library):
+        return "rkllm"
+    return "llamacpp"
+
+
 def create_backend(settings: Any, name: str | None = None) -> LLMBackend:
     """The backend named by `name` or settings. Raises `LLMError`/`ConfigError`."""
-    name = name or settings.llm_backend
+    name = resolve_backend_name(settings, name)
     factory = llm_backends.get(name)
     try:
         return factory(settings)

@@ -39,9 +39,8 @@ CANDIDATES = (
     Candidate.of("f32"),
     Candidate.of("int8"),
     Candidate.of("binary", rescore_multiplier=4),
-    Candidate.of("binary", rescore_multiplier=8),
-    Candidate.of("matryoshka", dims=192, rotation="pca"),
-    Candidate.of("matryoshka", dims=192, rotation="pca", quantization="int8"),
+    Candidate.of("matryoshka", dims=192, rotation="pca", whiten=0.1),
+    Candidate.of("matryoshka", dims=192, rotation="pca", quantization="binary", rescore=True),
 )
 
 

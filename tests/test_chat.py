@@ -220,8 +220,10 @@ def test_model_sees_facts_not_descriptions(shop):
     backend = ScriptedBackend("ok [mo-1]")
     ChatEngine(shop, backend).ask("wireless mouse")
     user = backend.prompts[0].messages[-1]["content"]
-    assert "id=mo-1" in user and "price=$24.50" in user and "PWNED" not in user
-    assert backend.prompts[0].messages[0]["role"] == "system"
+    assert "[mo-1] Wireless Mouse | brand: Logitech | price: $24.50" in user
+    assert "PWNED" not in user
+    system = backend.prompts[0].messages[0]
+    assert system["role"] == "system" and "mo-1" not in system["content"]  # constant: KV reuse
 
 
 @pytest.mark.parametrize("error", [LLMError("server down"), RuntimeError("segfault-ish")])

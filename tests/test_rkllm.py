@@ -499,6 +499,20 @@ def test_the_factory_wants_an_existing_rkllm_file(rk_settings, tmp_path):
 
 
 @needs_gcc
+@needs_gcc
+def test_auto_picks_rkllm_only_where_the_runtime_loads(rk_settings, settings, model_file):
+    from dona.llm import resolve_backend_name
+
+    auto = rk_settings.model_copy(update={"llm_backend": "auto"})
+    assert resolve_backend_name(auto) == "rkllm"
+    assert isinstance(create_backend(auto), RKLLMBackend)
+    missing = auto.model_copy(update={"rkllm_library": "/nonexistent/librkllmrt.so"})
+    assert resolve_backend_name(missing) == "llamacpp"
+    gguf = auto.model_copy(update={"llm_model": "qwen2.5-1.5b"})
+    assert resolve_backend_name(gguf) == "llamacpp"
+    assert resolve_backend_name(settings.model_copy(update={"llm_backend": "auto"})) == "llamacpp"
+
+
 def test_create_backend_builds_it_from_settings(rk_settings, model_file):
     made = create_backend(rk_settings)
     assert isinstance(made, RKLLMBackend)

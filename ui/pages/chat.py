@@ -92,6 +92,7 @@ def answer_pending(engine: ChatEngine, state: dict, limits: Filters) -> None:
         try:
             with st.spinner("Looking through the catalog…"):
                 stream = engine.stream(question, state["conversation"], limits)
+            placeholder.text("Writing an answer…")  # a local model reads the facts first
             text = ""
             for piece in stream:
                 text += piece
