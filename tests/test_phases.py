@@ -214,8 +214,20 @@ def test_binary_threshold_persists(tmp_path, vectors):
     np.testing.assert_allclose(threshold, vectors.mean(axis=0), atol=1e-6)
     index = vi.phases.create("binary").load(tmp_path, manifest)
     expected = np.packbits(vectors > threshold, axis=1)
-    np.testing.assert_array_equal(index.stage.codes, expected)
+    np.testing.assert_array_equal(index.stage.stored(np.arange(len(vectors))), expected)
     np.testing.assert_array_equal(np.load(tmp_path / "codes.b1.npy"), expected)
+
+
+@pytest.mark.parametrize("bits", [384, 192, 100, 7])
+def test_column_major_scan_equals_row_hamming(vectors, bits):
+    rng = np.random.default_rng(bits)
+    codes = rng.integers(0, 256, size=(300, (bits + 7) // 8), dtype=np.uint8)
+    packed = ph.PackedCodes.from_rows(codes)
+    query = rng.integers(0, 256, size=codes.shape[1], dtype=np.uint8)
+    expected = np.unpackbits(codes ^ query, axis=1).sum(axis=1)
+    np.testing.assert_array_equal(packed.hamming(query), expected)
+    np.testing.assert_array_equal(packed.rows(np.array([0, 5, 299])), codes[[0, 5, 299]])
+    assert len(packed) == 300 and packed.nbytes == 300 * -(-codes.shape[1] // 8) * 8
 
 
 def test_pca_rotation_persists(tmp_path, vectors):
