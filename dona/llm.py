@@ -42,20 +42,20 @@ class ProductFacts:
     in_stock: bool | None
 
     def as_line(self) -> str:
-        """`[id] title | brand: ... | price: ...`: the id already in the citation form the
-        answer should use, so even a model that echoes the list cites correctly."""
-        parts = [f"[{self.id}] {self.title}"]
+        """`id=...; title=...; price=...`: explicit field names, which the 1.5B model
+        cited most reliably (evals/reports/llm_demo.md)."""
+        parts = [f"id={self.id}", f"title={self.title}"]
         if self.brand:
-            parts.append(f"brand: {self.brand}")
-        parts.append(f"price: {self.price or 'unknown'}")
+            parts.append(f"brand={self.brand}")
+        parts.append(f"price={self.price or 'unknown'}")
         if self.category:
-            parts.append(f"category: {self.category}")
+            parts.append(f"category={self.category}")
         if self.in_stock is not None:
             parts.append("in stock" if self.in_stock else "out of stock")
-        parts += [f"{k}: {v}" for k, v in self.specs.items()]
+        parts += [f"{k}={v}" for k, v in self.specs.items()]
         if self.summary:
-            parts.append(f"about: {self.summary}")
-        return " | ".join(parts)
+            parts.append(f"about={self.summary}")
+        return "; ".join(parts)
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pytest
 
 from dona.catalog import Product
 from dona.chat import (
+    SYSTEM_PROMPT,
     ChatEngine,
     Conversation,
     citations,
@@ -216,14 +217,22 @@ def test_invented_ids_are_dropped_and_invented_prices_replaced(shop):
     assert "$5.99" not in answer.text and answer.notice
 
 
+def test_copied_template_brackets_are_removed(shop):
+    answer = ChatEngine(shop, ScriptedBackend('"<Wireless Mouse> costs $24.50 [mo-1]"')).ask(
+        "wireless mouse"
+    )
+    assert answer.text == '"Wireless Mouse costs $24.50 [mo-1]"' and not answer.fallback
+
+
 def test_model_sees_facts_not_descriptions(shop):
     backend = ScriptedBackend("ok [mo-1]")
     ChatEngine(shop, backend).ask("wireless mouse")
     user = backend.prompts[0].messages[-1]["content"]
-    assert "[mo-1] Wireless Mouse | brand: Logitech | price: $24.50" in user
+    assert "id=mo-1; title=Wireless Mouse; brand=Logitech; price=$24.50" in user
     assert "PWNED" not in user
-    system = backend.prompts[0].messages[0]
-    assert system["role"] == "system" and "mo-1" not in system["content"]  # constant: KV reuse
+    system = backend.prompts[0].messages[0]["content"]
+    # the system prompt differs between turns only in its last line (KV reuse)
+    assert system.rsplit("\n", 1)[0] == SYSTEM_PROMPT.rsplit("\n", 1)[0].format(language="English")
 
 
 @pytest.mark.parametrize("error", [LLMError("server down"), RuntimeError("segfault-ish")])
