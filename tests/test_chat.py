@@ -8,6 +8,7 @@ covers the backends themselves, including a real OpenAI-compatible server)."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -203,7 +204,7 @@ class ScriptedBackend:
         self.prompts.append(prompt)
         if self.error:
             raise self.error
-        yield from self.reply.split(" ") if self.reply else []
+        yield from re.findall(r"\S+\s*", self.reply or "")  # word by word, spaces kept
 
 
 def test_invented_ids_are_dropped_and_invented_prices_replaced(shop):
