@@ -7,7 +7,7 @@ DEMO_NAME := demo
 HOST ?= 127.0.0.1
 PORT ?= 8501
 
-.PHONY: install demo run test lint format bench eval-report eval-llm gate clean
+.PHONY: install demo run test e2e lint format bench eval-report eval-llm gate clean
 
 install: $(VENV)/.installed  ## create .venv and install DONA with its test tools (idempotent)
 
@@ -30,10 +30,14 @@ demo: install  ## ingest the demo catalog unless it is already live
 
 run: demo  ## install if needed, ingest the demo catalog once, serve the app
 	$(VENV)/bin/streamlit run ui/app.py --server.address $(HOST) --server.port $(PORT) \
-	  --server.headless true --browser.gatherUsageStats false
+	  --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
 
 test: install  ## unit, storage (SQLite + a PostgreSQL server it starts), integration, UI tests
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not e2e"
+
+e2e: install  ## the shopper pages in a real browser (system Chromium + Playwright) -> evals/reports/e2e/
+	DONA_REQUIRE_E2E=1 DONA_E2E_SCREENSHOTS=$(CURDIR)/evals/reports/e2e \
+	  $(PY) -m pytest -q -m e2e tests/e2e
 
 lint: install
 	$(VENV)/bin/ruff check dona ui tests evals
