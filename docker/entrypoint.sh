@@ -5,5 +5,5 @@ if [ "${DONA_DEMO:-1}" = "1" ] && ! dona catalogs --json | grep -q '"name": "dem
   dona ingest catalog/chorus_icecat/products.jsonl.gz --catalog demo --prices-in-cents -q
 fi
 exec streamlit run ui/app.py --server.address 0.0.0.0 --server.port 8501 \
-  --server.headless true --browser.gatherUsageStats false \
+  --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer \
   --server.maxUploadSize "${DONA_MAX_UPLOAD_MB:-200}"
