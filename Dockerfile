@@ -10,9 +10,13 @@ RUN apt-get update \
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY dona ./dona
-RUN pip install --no-cache-dir ".[postgres]"
+# not -march=native: ggml's AMX kernels crash on some CPUs (see the Makefile)
+ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+RUN CMAKE_ARGS="$LLAMA_CMAKE_ARGS" pip install --no-cache-dir ".[postgres]"
 COPY ui ./ui
 COPY catalog ./catalog
+# the merchant's Quality page shows the committed evaluation reports
+COPY evals/reports ./evals/reports
 COPY docker/entrypoint.sh /usr/local/bin/dona-entrypoint
 
 ENV DONA_DATA_DIR=/data \

