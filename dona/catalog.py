@@ -84,6 +84,9 @@ class ParseOptions:
     default_currency: str = "USD"
     prices_in_minor_units: bool = False  # e.g. the demo catalog stores integer cents
     max_bytes: int = 200 * 1024 * 1024
+    # the merchant's column mapping: product field -> file column ("" = leave the field out);
+    # fields not named keep the automatic mapping
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -167,6 +170,65 @@ def map_columns(columns: list[str]) -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------
 # reading bytes -> rows
+
+
+PRODUCT_FIELDS = tuple(_ALIASES)
+
+
+def apply_column_choices(
+    mapping: dict[str, str], columns: list[str], choices: dict[str, str]
+) -> dict[str, str]:
+    """The automatic mapping with the merchant's choices applied."""
+    mapping = dict(mapping)
+    for field_name, column in choices.items():
+        if field_name not in _ALIASES:
+            raise CatalogFileError(
+                f"{field_name!r} is not a product field; map columns to one of "
+                f"{', '.join(PRODUCT_FIELDS)}"
+            )
+        if not column:
+            mapping.pop(field_name, None)
+        elif column not in columns:
+            raise CatalogFileError(
+                f"the file has no column {column!r} to use as {field_name}; its columns are "
+                f"{', '.join(repr(c) for c in columns[:20])}"
+            )
+        else:
+            mapping[field_name] = column
+    return mapping
+
+
+def preview_rows(
+    data: bytes, filename: str | None = None, limit: int = 10, max_bytes: int = 200 * 1024**2
+) -> tuple[list[str], list[dict[str, Any]], str]:
+    """The columns, the first `limit` rows as they are in the file, and the format, for
+    the upload page's preview and column mapping. Raises `CatalogFileError` like
+    `parse_catalog` for files that are not catalogs at all."""
+    text = catalog_text(data, max_bytes)
+    fmt = detect_format(text, filename)
+    columns, rows = {"csv": _iter_csv, "json": _iter_json, "jsonl": _iter_jsonl}[fmt](text)
+    sample: list[dict[str, Any]] = []
+    for _line, raw in rows:
+        if isinstance(raw, dict):
+            sample.append(raw)
+        if len(sample) >= limit:
+            break
+    return columns, sample, fmt
+
+
+def catalog_text(data: bytes, max_bytes: int) -> str:
+    """The file's text: gunzipped, size-checked, decoded; whole-file problems raised."""
+    if not data or not data.strip():
+        raise CatalogFileError("the file is empty; upload a catalog with at least one product")
+    data = read_catalog_bytes(data, max_bytes)
+    if b"\x00" in data[:4096] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise CatalogFileError(
+            "the file is binary, not a catalog (a spreadsheet? export it as CSV UTF-8)"
+        )
+    text = _decode(data)
+    if not text.strip():
+        raise CatalogFileError("the file is empty; upload a catalog with at least one product")
+    return text
 
 
 def _decode(data: bytes) -> str:
@@ -558,23 +620,14 @@ def parse_catalog(
     """Parse a catalog file's bytes. Raises `CatalogFileError` when the file as a whole
     is unusable; row-level problems are collected in the result."""
     options = options or ParseOptions()
-    if not data or not data.strip():
-        raise CatalogFileError("the file is empty; upload a catalog with at least one product")
-    data = read_catalog_bytes(data, options.max_bytes)
-    if b"\x00" in data[:4096] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise CatalogFileError(
-            "the file is binary, not a catalog (a spreadsheet? export it as CSV UTF-8)"
-        )
-    text = _decode(data)
-    if not text.strip():
-        raise CatalogFileError("the file is empty; upload a catalog with at least one product")
+    text = catalog_text(data, options.max_bytes)
     fmt = detect_format(text, filename)
     reader = {"csv": _iter_csv, "json": _iter_json, "jsonl": _iter_jsonl}[fmt]
     columns, rows = reader(text)
     if fmt == "csv" and _is_shopify(columns):
         rows = _merge_shopify_rows(rows, columns)
         fmt = "csv (shopify)"
-    mapping = map_columns(columns)
+    mapping = apply_column_choices(map_columns(columns), columns, options.columns)
     missing = [f for f in ("id", "title") if f not in mapping]
     if missing:
         shown = ", ".join(repr(c) for c in columns[:12]) or "none"

@@ -151,6 +151,94 @@ def catalogs(
         typer.echo(f"{row['name']}: {live}")
 
 
+@app.command()
+def versions(
+    catalog: CatalogOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """A catalog's versions, newest first: which is live and which can be restored."""
+    rows = _service().versions(catalog)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        note = " (restorable)" if row["restorable"] else ""
+        typer.echo(
+            f"v{row['version']}: {row['status']}{note}, {row['products']} products, "
+            f"{row['phase'] or '-'}, from {row['source'] or '-'} at {row['created'] or '-'}"
+        )
+
+
+@app.command()
+def rollback(
+    version: Annotated[int, typer.Argument(help="The version number to make live again.")],
+    catalog: CatalogOpt = None,
+) -> None:
+    """Serve an earlier kept version of a catalog again (see 'dona versions')."""
+    service = _service()
+    number = service.rollback(catalog, version)
+    typer.echo(f"catalog {service.resolve_catalog(catalog)!r} version {number} is live again")
+
+
+merchant_app = typer.Typer(help="Merchant accounts for the upload pages.", no_args_is_help=True)
+app.add_typer(merchant_app, name="merchant")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise DonaError("the two passwords differ; nothing was changed")
+    return first
+
+
+PasswordStdin = Annotated[
+    bool,
+    typer.Option("--password-stdin", help="Read the password from the first line of stdin."),
+]
+
+
+@merchant_app.command("add")
+def merchant_add(
+    username: Annotated[str, typer.Argument(help="Sign-in name (lowercase).")],
+    catalog: Annotated[str, typer.Option("--catalog", "-c", help="The catalog it manages.")],
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Create a merchant account that may change one catalog."""
+    merchant = _service().accounts.create(username, _read_password(password_stdin), catalog)
+    typer.echo(f"merchant {merchant.username!r} manages catalog {merchant.catalog!r}")
+
+
+@merchant_app.command("set-password")
+def merchant_set_password(
+    username: Annotated[str, typer.Argument(help="Sign-in name.")],
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Change a merchant's password (also clears their failed sign-ins)."""
+    _service().accounts.set_password(username, _read_password(password_stdin))
+    typer.echo(f"password of {username.strip().lower()!r} changed")
+
+
+@merchant_app.command("remove")
+def merchant_remove(username: Annotated[str, typer.Argument(help="Sign-in name.")]) -> None:
+    """Delete a merchant account (its catalog stays)."""
+    _service().accounts.remove(username)
+    typer.echo(f"merchant {username.strip().lower()!r} removed")
+
+
+@merchant_app.command("list")
+def merchant_list() -> None:
+    """Merchant accounts and their catalogs."""
+    merchants = _service().accounts.merchants()
+    if not merchants:
+        typer.echo("no merchants yet; add one with 'dona merchant add NAME --catalog CATALOG'")
+    for merchant in merchants:
+        typer.echo(f"{merchant.username}: {merchant.catalog}")
+
+
 def _parse_candidates(phase: list[str] | None, config: list[str] | None):
     from dona.harness import DEFAULT_CANDIDATES, Candidate
 

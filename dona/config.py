@@ -65,7 +65,15 @@ class Settings(BaseSettings):
     keep_versions: int = Field(
         default=3, ge=1, description="Catalog versions kept on disk (live one included)."
     )
-    max_upload_mb: int = Field(default=200, ge=1)
+    max_upload_mb: int = Field(
+        default=200, ge=1, description="Largest catalog file accepted (CLI and upload page)."
+    )
+    signin_max_failures: int = Field(
+        default=5, ge=1, description="Failed merchant sign-ins allowed per username per window."
+    )
+    signin_window_s: int = Field(
+        default=900, ge=1, description="Sign-in rate-limit window, seconds."
+    )
 
     # Chat (dona/chat.py) and its language model backend (dona/llm.py).
     llm_backend: str = Field(

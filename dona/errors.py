@@ -22,6 +22,12 @@ class ConfigError(DonaError):
     exit_code = 2
 
 
+class AuthError(DonaError):
+    """A merchant sign-in failed, was rate limited, or a merchant acted outside their catalog."""
+
+    exit_code = 3
+
+
 class CatalogNotFoundError(DonaError):
     """The requested catalog does not exist or has no live version."""
 

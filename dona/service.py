@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from dona.catalog import ParseOptions, Product, parse_catalog
+from dona.accounts import Accounts
+from dona.catalog import ParseOptions, ParseResult, Product, parse_catalog
 from dona.config import Settings, get_settings
 from dona.embedders import Embedder, get_embedder
 from dona.errors import (
@@ -173,6 +174,12 @@ class Dona:
     def embedder(self) -> Embedder:
         return get_embedder(self.settings)
 
+    @property
+    def accounts(self) -> Accounts:
+        return Accounts(
+            self.store, self.settings.signin_max_failures, self.settings.signin_window_s
+        )
+
     # ---- catalogs --------------------------------------------------------------------
 
     def resolve_catalog(self, name: str | None) -> str:
@@ -252,17 +259,17 @@ class Dona:
         currency: str | None = None,
         prices_in_minor_units: bool = False,
         progress: StageProgress | None = None,
+        columns: dict[str, str] | None = None,
     ) -> IngestReport:
         """Parse, validate, store, embed and index a catalog as a new version, then make
-        it live. Any failure leaves the live version exactly as it was."""
+        it live. Any failure leaves the live version exactly as it was.
+
+        `columns` overrides the automatic column mapping: product field -> file column
+        ("" leaves the field out)."""
         name = check_catalog_name(catalog or self.settings.catalog)
         progress = progress or (lambda stage, done, total: None)
         timings: dict[str, float] = {}
-        options = ParseOptions(
-            default_currency=(currency or self.settings.default_currency).upper(),
-            prices_in_minor_units=prices_in_minor_units,
-            max_bytes=self.settings.max_upload_mb * 1024 * 1024,
-        )
+        options = self.parse_options(currency, prices_in_minor_units, columns)
 
         with self._catalog_lock(name):
             catalog_row = self.store.ensure_catalog(name)
@@ -343,6 +350,33 @@ class Dona:
             )
             self._prune_versions(name)
         return report
+
+    def parse_options(
+        self,
+        currency: str | None = None,
+        prices_in_minor_units: bool = False,
+        columns: dict[str, str] | None = None,
+    ) -> ParseOptions:
+        return ParseOptions(
+            default_currency=(currency or self.settings.default_currency).upper(),
+            prices_in_minor_units=prices_in_minor_units,
+            max_bytes=self.settings.max_upload_mb * 1024 * 1024,
+            columns=dict(columns or {}),
+        )
+
+    def check_upload(
+        self,
+        data: bytes,
+        filename: str | None = None,
+        currency: str | None = None,
+        prices_in_minor_units: bool = False,
+        columns: dict[str, str] | None = None,
+    ) -> ParseResult:
+        """Validate an upload without changing anything: the products it would give and
+        every bad row with its row number (the report a merchant sees before ingesting)."""
+        return parse_catalog(
+            data, filename, self.parse_options(currency, prices_in_minor_units, columns)
+        )
 
     def _fail(
         self, run_id: int, version_id: int | None, build_dir: Path | None, exc: BaseException
@@ -543,13 +577,68 @@ class Dona:
         return version.number
 
     def _prune_versions(self, catalog: str) -> None:
-        """Keep the newest `keep_versions` ready versions (for rollback); drop the rest."""
-        ready = [v for v in self.store.versions(catalog) if v.status == READY]
-        for old in ready[self.settings.keep_versions :]:
+        """Keep the live version and the newest other ready versions, `keep_versions` in
+        all (for rollback); drop the rest. After a rollback the live one is not the newest."""
+        live_id = self.store.live_version(catalog).id
+        ready = [v for v in self.store.versions(catalog) if v.status == READY and v.id != live_id]
+        for old in ready[self.settings.keep_versions - 1 :]:
             self.store.update_version(old.id, status=RETIRED)
             self.store.delete_version_rows(old.id)
             if old.index_dir:
                 shutil.rmtree(old.index_dir, ignore_errors=True)
+
+    def versions(self, catalog: str | None = None) -> list[dict[str, Any]]:
+        """The catalog's versions, newest first, with which one is live and which can be
+        restored (kept on disk)."""
+        name = self.resolve_catalog(catalog)
+        live_id = self.store.live_version(name).id
+        out = []
+        for v in self.store.versions(name):
+            out.append(
+                {
+                    "version": v.number,
+                    "status": "live" if v.id == live_id else v.status,
+                    "products": v.product_count,
+                    "source": v.source_name,
+                    "phase": v.phase,
+                    "created": v.created_at.isoformat() if v.created_at else None,
+                    "restorable": v.id != live_id
+                    and v.status == READY
+                    and bool(v.index_dir)
+                    and Path(v.index_dir).is_dir(),
+                }
+            )
+        return out
+
+    def rollback(self, catalog: str | None, version: int) -> int:
+        """Make an earlier, still-kept version live again (its files verified first);
+        new ingests then build with that version's index phase."""
+        name = self.resolve_catalog(catalog)
+        with self._catalog_lock(name):
+            catalog_row = self.store.catalog(name)
+            live = self.store.live_version(name)
+            target = next((v for v in self.store.versions(name) if v.number == version), None)
+            if target is not None and target.id == live.id:
+                raise DonaError(f"version {version} of {name!r} is already live")
+            kept = [
+                v.number for v in self.store.versions(name) if v.status == READY and v.id != live.id
+            ]
+            if target is None or target.status != READY or not target.index_dir:
+                raise DonaError(
+                    f"version {version} of {name!r} cannot be restored: it is not kept "
+                    f"(restorable: {', '.join(map(str, kept)) or 'none'}; DONA_KEEP_VERSIONS "
+                    "sets how many are kept)"
+                )
+            restored = self._load_version(name, target)  # refuses damaged files
+            self.store.set_catalog_phase(
+                catalog_row.id,
+                restored.manifest["phase"],
+                dict(restored.manifest.get("phase_request", {}).get("config", {})),
+            )
+            self.store.activate(catalog_row.id, target.id)
+            with self._serve_lock:
+                self._served[name] = restored
+        return target.number
 
     # ---- serving ----------------------------------------------------------------------
 

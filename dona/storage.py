@@ -131,6 +131,29 @@ class EmbeddingCacheRow(Base):
     vector: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class MerchantRow(Base):
+    """A merchant's sign-in: one account changes exactly one catalog (dona/accounts.py)."""
+
+    __tablename__ = "merchants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    catalog: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SignInFailureRow(Base):
+    """Failed sign-ins, per username, for rate limiting (kept in SQL so every app process
+    and restart sees them)."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

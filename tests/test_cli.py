@@ -90,3 +90,59 @@ def test_cli_errors(cli_env, tmp_path):
     assert_one_line_error(dona(env, "search", "x", "--catalog", "nope"), "no catalog named 'nope'")
     usage = dona(env, "search", "x", "--k", "0")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_cli_versions_and_rollback(cli_env, tmp_path):
+    env, _, _ = cli_env
+    env = {**env, "DONA_DATA_DIR": str(tmp_path / "dona")}
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("id,title,price\n1,Red Kettle,20\n")
+    second.write_text("id,title,price\n1,Blue Kettle,25\n")
+    for path in (first, second):
+        assert dona(env, "ingest", str(path), "-q").returncode == 0
+    listing = json.loads(dona(env, "versions", "--json").stdout)
+    assert [(v["version"], v["status"], v["restorable"]) for v in listing] == [
+        (2, "live", False),
+        (1, "ready", True),
+    ]
+    restored = dona(env, "rollback", "1")
+    assert restored.returncode == 0 and "version 1 is live again" in restored.stdout
+    found = json.loads(dona(env, "search", "kettle", "--json").stdout)["results"]
+    assert [r["title"] for r in found] == ["Red Kettle"]
+    assert_one_line_error(dona(env, "rollback", "9"), "version 9 of 'default' cannot be restored")
+
+
+def test_cli_merchant_accounts(cli_env, tmp_path):
+    env, _, _ = cli_env
+    env = {**env, "DONA_DATA_DIR": str(tmp_path / "dona")}
+
+    def merchant(*args, password=None):
+        return subprocess.run(
+            [sys.executable, "-m", "dona.cli", "merchant", *args],
+            env=env, input=password, capture_output=True, text=True,
+        )  # fmt: skip
+
+    added = merchant("add", "Alice", "--catalog", "shop-a", "--password-stdin",
+                     password="correct horse battery\n")  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "merchant 'alice' manages catalog 'shop-a'" in added.stdout
+    assert merchant("list").stdout.strip() == "alice: shop-a"
+    assert_one_line_error(
+        merchant("add", "bob", "-c", "shop-b", "--password-stdin", password="short\n"),
+        "at least 10 characters",
+    )
+    assert_one_line_error(
+        merchant("add", "alice", "-c", "shop-b", "--password-stdin", password="another one!\n"),
+        "already exists",
+    )
+    changed = merchant("set-password", "alice", "--password-stdin", password="a new password\n")
+    assert changed.returncode == 0, changed.stderr
+
+    from dona.config import Settings
+    from dona.service import Dona
+
+    service = Dona(Settings(data_dir=tmp_path / "dona"))
+    assert service.accounts.authenticate("alice", "a new password").catalog == "shop-a"
+    service.store.dispose()
+    assert merchant("remove", "alice").returncode == 0
+    assert "no merchants yet" in merchant("list").stdout

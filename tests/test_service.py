@@ -226,3 +226,62 @@ def test_ingest_and_search_on_postgresql(settings, postgres_db):
     assert [r.product.id for r in response.results] == ["s1"]
     assert json.loads(json.dumps(response.to_dict()))["version"] == 2
     service.store.dispose()
+
+
+def test_rollback_restores_an_earlier_version(dona):
+    dona.ingest_bytes(CATALOG, filename="v1.csv")
+    dona.ingest_bytes(CATALOG.replace(b"Acme", b"Zed"), filename="v2.csv")
+    assert dona.search("portable", k=1, mode="lexical").results[0].product.brand == "Zed"
+    rows = dona.versions()
+    assert [(r["version"], r["status"], r["restorable"]) for r in rows] == [
+        (2, "live", False),
+        (1, "ready", True),
+    ]
+    assert dona.rollback(None, 1) == 1
+    assert live(dona).number == 1
+    assert dona.search("portable", k=1, mode="lexical").results[0].product.brand == "Acme"
+    assert dona.catalogs()[0]["version"] == 1
+    with pytest.raises(DonaError, match="version 1 of 'default' is already live"):
+        dona.rollback(None, 1)
+    with pytest.raises(
+        DonaError, match=r"version 7 of 'default' cannot be restored.*restorable: 2"
+    ):
+        dona.rollback(None, 7)
+    # rolling forward again works, and later ingests never prune the live version
+    assert dona.rollback("default", 2) == 2
+    dona.rollback("default", 1)
+    for i in range(3):
+        dona.ingest_bytes(CATALOG + f"x{i},Extra {i},Acme,1,1,x\n".encode(), filename="n.csv")
+    dona.rollback("default", 3)
+    dona.ingest_bytes(CATALOG + b"y1,Extra y,Acme,1,1,x\n", filename="n.csv")
+    statuses = {r["version"]: r["status"] for r in dona.versions()}
+    assert statuses[6] == "live" and statuses[5] == "ready"
+
+
+def test_rollback_refuses_damaged_files(settings, dona):
+    dona.ingest_bytes(CATALOG, filename="v1.csv")
+    dona.ingest_bytes(CATALOG.replace(b"Acme", b"Zed"), filename="v2.csv")
+    old = dona.settings.index_root / "default" / "v00001" / "vectors.f32.npy"
+    np.save(old, np.load(old) * 0.5)
+    with pytest.raises(IndexIntegrityError, match="checksum"):
+        dona.rollback(None, 1)
+    assert live(dona).number == 2  # still serving the version that was live
+
+
+def test_check_upload_changes_nothing_and_honours_the_column_mapping(dona):
+    data = b"sku,label,vendor,cost\nA1,Blue Speaker,Acme,12.50\nA2,,Acme,3\n"
+    result = dona.check_upload(data, "m.csv", columns={"title": "label", "price": "cost"})
+    assert [p.title for p in result.products] == ["Blue Speaker"]
+    assert result.products[0].brand == "Acme" and result.products[0].price == 12.5
+    assert [(p.row, p.reason) for p in result.problems] == [(3, "missing title")]
+    assert dona.catalogs() == []  # nothing was written
+    with pytest.raises(CatalogFileError, match="no column 'nope' to use as title"):
+        dona.check_upload(data, "m.csv", columns={"title": "nope"})
+    with pytest.raises(CatalogFileError, match="'colour' is not a product field"):
+        dona.check_upload(data, "m.csv", columns={"colour": "label"})
+    report = dona.ingest_bytes(
+        data, "m.csv", columns={"title": "label", "price": "cost", "brand": ""}, skip_bad_rows=True
+    )
+    assert report.products == 1
+    product = dona.search("speaker", k=1, mode="lexical").results[0].product
+    assert product.title == "Blue Speaker" and product.brand is None  # brand left out

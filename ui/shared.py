@@ -8,10 +8,12 @@ block per card is the product image, built from an escaped http(s) URL.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 import streamlit as st
 
+from dona.accounts import Merchant
 from dona.catalog import Product
 from dona.config import get_settings
 from dona.errors import DonaError
@@ -49,6 +51,17 @@ CSS = f"""<style>
 </style>"""
 
 
+def apply_streamlit_secrets() -> None:
+    """`DONA_*` entries of Streamlit's secrets.toml act as environment variables (the
+    environment wins), so a hosted deployment can keep its database URL or API key there."""
+    try:
+        secrets = {k: v for k, v in st.secrets.items() if k.startswith("DONA_")}
+    except Exception:  # no secrets.toml: nothing to apply
+        return
+    for key, value in secrets.items():
+        os.environ.setdefault(key, str(value))
+
+
 def run_guarded(page: Callable[[], None]) -> None:
     """A user's mistake shows its sentence; a bug is logged and shown as one sentence."""
     try:
@@ -69,6 +82,35 @@ def load_dona(data_dir: str, database_url: str) -> Dona:
 def current_dona() -> Dona:
     settings = get_settings()
     return load_dona(str(settings.data_dir), settings.resolved_database_url)
+
+
+MERCHANT_KEY = "merchant"
+
+
+def signed_in_merchant() -> Merchant | None:
+    merchant = st.session_state.get(MERCHANT_KEY)
+    return merchant if isinstance(merchant, Merchant) else None
+
+
+def require_merchant() -> Merchant:
+    """Merchant pages are only registered after sign-in; this guards them again, so a page
+    reached any other way shows nothing but a sign-in hint."""
+    merchant = signed_in_merchant()
+    if merchant is None:
+        st.warning("This page is for merchants. Sign in first.")
+        st.stop()
+    with st.sidebar:
+        st.caption(f"Signed in as {merchant.username}")
+        if st.button("Sign out", key="sign_out"):
+            sign_out()
+            st.rerun()
+    return merchant
+
+
+def sign_out() -> None:
+    st.session_state.pop(MERCHANT_KEY, None)
+    for key in [k for k in st.session_state if str(k).startswith("merchant_")]:
+        del st.session_state[key]
 
 
 def live_catalogs(dona: Dona) -> list[str]:

@@ -2,7 +2,9 @@
 
 AppTest (tests/ui) runs the page scripts without a frontend; here Debian's Chromium, driven
 by Playwright, loads the served app over HTTP and a WebSocket, so what is checked is what a
-shopper sees: the chat, its product cards, the search page and a phone-sized layout. One
+shopper sees: the chat, its product cards, the search page and a phone-sized layout; and
+what a merchant does: sign in, upload a file with a bad row, read the validation report,
+upload the fixed file, ingest, after which a shopper finds the new product. One
 server answers with the extractive backend (deterministic, no model); another streams the
 bundled SmolLM2 through llama.cpp.
 
@@ -460,3 +462,92 @@ def test_real_local_model_streams(page: Page, model_app_url: str, shot):
     seen = page.evaluate("() => window.__donaSeen")
     assert any(text.endswith("▌") for text in seen), f"no partial answer was drawn: {seen}"
     shot(page, "answered")
+
+
+# ---- the merchant -------------------------------------------------------------------
+
+MERCHANT, MERCHANT_PASSWORD = "shopkeeper", "e2e password 123"
+NEW_PRODUCT = "Solar Garden Lantern"
+
+
+@pytest.fixture(scope="module")
+def merchant_account(data_dir: Path) -> str:
+    """A merchant for the served catalog, created as an operator would (the CLI)."""
+    env = {**os.environ, "DONA_DATA_DIR": str(data_dir)}
+    env.pop("DONA_DATABASE_URL", None)
+    created = subprocess.run(
+        [sys.executable, "-m", "dona.cli", "merchant", "add", MERCHANT, "--catalog", "default",
+         "--password-stdin"],
+        input=MERCHANT_PASSWORD + "\n", env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    return MERCHANT
+
+
+def upload_csv(rows: list[tuple]) -> dict:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return {"name": "catalog.csv", "mimeType": "text/csv", "buffer": buf.getvalue().encode()}
+
+
+def test_shopper_cannot_open_merchant_pages(page: Page, app_url: str, shot):
+    for path in ("upload", "versions", "quantization", "quality"):
+        page.goto(f"{app_url}/{path}")
+        expect(page.get_by_role("heading", name="DONA", exact=True)).to_be_visible()
+        expect(chat_box(page)).to_be_enabled()  # Streamlit falls back to the shopper's chat
+        assert page.get_by_text("Upload catalog").count() == 0
+        assert page.get_by_role("button", name="Ingest").count() == 0
+    nav = page.get_by_test_id("stSidebarNavLink")
+    expect(nav.filter(has_text="Merchant sign-in")).to_have_count(1)
+    expect(nav.filter(has_text="Upload catalog")).to_have_count(0)
+    shot(page, "merchant-url-as-shopper")
+
+
+def test_merchant_uploads_a_catalog_the_shopper_then_finds(
+    browser: Browser, page: Page, app_url: str, merchant_account: str, shot
+):
+    page.goto(f"{app_url}/sign-in")
+    expect(page.get_by_role("heading", name="Merchant sign-in")).to_be_visible()
+    page.get_by_role("textbox", name="Username").fill(merchant_account)
+    page.get_by_role("textbox", name="Password").fill("wrong password!")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("wrong username or password")).to_be_visible()
+    shot(page, "wrong-password")
+    page.get_by_role("textbox", name="Password").fill(MERCHANT_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Upload catalog: default")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/upload$"))
+    shot(page, "signed-in")
+
+    new = ("gl1", NEW_PRODUCT, "Acme", "Solar powered lantern for the garden.", "24.50", "USD",
+           "7", "")  # fmt: skip
+    broken = (*new[:1], "", *new[2:])  # the new row without its title
+    uploader = page.get_by_test_id("stFileUploaderDropzoneInput")
+    uploader.set_input_files(upload_csv([*PRODUCTS, broken]))
+    expect(page.get_by_text(f"1 of {len(PRODUCTS) + 1} rows have problems")).to_be_visible()
+    expect(page.get_by_role("button", name="Ingest")).to_be_disabled()
+    expect(page.get_by_text("missing title").first).to_be_attached()
+    shot(page, "validation-report")
+
+    uploader.set_input_files(upload_csv([*PRODUCTS, new]))  # the merchant fixed the row
+    expect(page.get_by_text(f"All {len(PRODUCTS) + 1} rows are valid")).to_be_visible()
+    shot(page, "fixed-file")
+    page.get_by_role("button", name="Ingest").click()
+    expect(page.get_by_text(re.compile(r"^Version \d+ of default is live"))).to_be_visible(
+        timeout=MODEL_WAIT_MS
+    )
+    shot(page, "ingested")
+
+    session = new_page(browser, DESKTOP)  # another browser session: a shopper
+    shopper = next(session)
+    try:
+        shopper.goto(f"{app_url}/search?q=solar+lantern")
+        titles, shown_prices = card_titles_and_prices(
+            shopper.get_by_test_id("stMain"), result_count(shopper, "solar lantern")
+        )
+        assert titles[0] == NEW_PRODUCT and shown_prices[0] == "$24.50"
+        shot(shopper, "shopper-finds-new-product")
+    finally:
+        session.close()

@@ -147,7 +147,7 @@ def open_search(at: AppTest | None = None) -> AppTest:
     """The app (chat is its default page), switched to the search page."""
     if at is None:  # (an AppTest that has not run yet is falsy)
         at = AppTest.from_file(APP, default_timeout=60)
-    at.switch_page("pages/search.py").run()
+    at.switch_page("views/search.py").run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
