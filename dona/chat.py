@@ -566,6 +566,59 @@ class ChatStream:
         return self.result
 
 
+_WHY = {
+    "en": {"cited": "cited in the answer", "matches": "matches", "under": "up to",
+           "from": "from", "brand": "brand", "closest": "closest alternative"},
+    "es": {"cited": "citado en la respuesta", "matches": "coincide con", "under": "hasta",
+           "from": "desde", "brand": "marca", "closest": "alternativa más cercana"},
+}  # fmt: skip
+
+
+def why_shown(
+    product: Product,
+    understanding: Understanding | None,
+    nothing_fits: bool = False,
+    cited: bool = False,
+) -> str:
+    """Why a card is under the answer, in a few words of the shopper's language: cited,
+    the request's words the product contains, the limits it meets, or that it is only the
+    closest alternative. Computed from the product's own data, never from the model."""
+    words = _WHY.get(understanding.language if understanding else "en", _WHY["en"])
+    parts = [words["cited"]] if cited else []
+    if understanding is None:
+        return " · ".join(parts)
+    if nothing_fits:
+        return " · ".join([*parts, words["closest"]])
+    brand_words = {w for b in understanding.brands for w in b.lower().split()}  # said below
+    asked = [
+        w
+        for w in dict.fromkeys(re.findall(r"\w{3,}", understanding.search_text.lower()))
+        if w not in brand_words
+    ]
+    have = set(tokenize([product_text(product)])[0])
+    matched = [
+        w for w, stems in zip(asked, tokenize(asked), strict=True) if stems and stems[0] in have
+    ]
+    if matched:
+        parts.append(f"{words['matches']} {', '.join(matched[:4])}")
+    if understanding.brands and product.brand in understanding.brands:
+        parts.append(f"{words['brand']} {product.brand}")
+    price = product.price
+    if (
+        price is not None
+        and understanding.max_price is not None
+        and price <= understanding.max_price
+    ):
+        parts.append(f"{words['under']} {format_price(understanding.max_price, product.currency)}")
+    if (
+        price is not None
+        and understanding.min_price is not None
+        and price >= understanding.min_price
+    ):
+        parts.append(f"{words['from']} {format_price(understanding.min_price, product.currency)}")
+    return " · ".join(parts)
+
+
 # "Nothing fits" when no word of the request occurs in the best matches (stemmed, as BM25
 # reads them) and they are also semantically far (all-MiniLM-L6-v2 cosine below this).
 # On the demo catalog this flags "lawn mower", "pizza", "perfume", "concert tickets" and

@@ -23,6 +23,7 @@ from dona.chat import (
     product_facts,
     understand,
     unsupported_prices,
+    why_shown,
 )
 from dona.errors import LLMError, QueryError
 from dona.llm import Prompt, Usage
@@ -261,3 +262,20 @@ def test_standing_limits_narrow_but_never_widen(extractive):
     assert all(p.price <= 60 for p in answer.products)
     answer = extractive.ask("speaker", limits=Filters(brands=("Bolt",)))
     assert {p.brand for p in answer.products} == {"Bolt"}
+
+
+def test_why_a_card_is_shown():
+    speaker = Product(
+        id="s1", title="Portable Bluetooth Speaker", brand="Acme", price_minor=4500, currency="EUR"
+    )
+    asked = understand("altavoz bluetooth de Acme por menos de 50 euros", ["Acme", "Bolt"])
+    assert asked.language == "es"
+    assert why_shown(speaker, asked, cited=True) == (
+        "citado en la respuesta · coincide con speaker, bluetooth · marca Acme · hasta €50.00"
+    )
+    english = understand("cheap speakers from 20 dollars", [])
+    assert why_shown(speaker, english) == "matches speakers · from €20.00"
+    assert why_shown(speaker, english, nothing_fits=True) == "closest alternative"
+    pricey = Product(id="p", title="Bluetooth Speaker XL", price_minor=9900, currency="EUR")
+    assert "hasta" not in why_shown(pricey, asked)  # a limit it does not meet is not claimed
+    assert why_shown(speaker, None) == ""

@@ -365,7 +365,8 @@ def test_ask_a_question(page: Page, app_url: str, shot):
     assert SPEAKER in titles and POCKET in titles and PARTY not in titles
     assert "$49.99" in shown_prices and "$29.95" in shown_prices
     assert max(prices(shown_prices)) <= 60  # the limit in the question held
-    expect(message.get_by_text("[1] cited in the answer")).to_be_visible()
+    expect(message.get_by_text("[1] · cited in the answer")).to_be_visible()
+    expect(message.get_by_text("matches bluetooth, speaker · up to $60.00").first).to_be_visible()
     expect(examples).to_have_count(0)  # the examples make way for the conversation
     shot(page, "answered")
 

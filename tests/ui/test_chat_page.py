@@ -62,7 +62,8 @@ def test_answer_with_product_cards_from_the_catalog(chat: AppTest):
     assert answer.startswith("Here is what I found in the catalog:") and "[1]" in answer
     assert SPEAKER in texts and "$49.99" in texts  # the card, rendered from the database
     notes = [c.value for c in chat.chat_message[1].caption]
-    assert "[1] cited in the answer" in notes
+    # why each card is there: cited, and the request's words it contains
+    assert notes[0] == "[1] · cited in the answer · matches bluetooth, speaker", notes
     assert chat.chat_input(key="chat_input").disabled is False  # back on after answering
 
 

@@ -18,7 +18,7 @@ from shared import (
     run_guarded,
 )
 
-from dona.chat import ChatEngine, Conversation
+from dona.chat import ChatEngine, Conversation, why_shown
 from dona.config import get_settings
 from dona.errors import DonaError
 from dona.formatting import cite_as_numbers
@@ -75,10 +75,9 @@ def show_message(index: int, message: dict) -> None:
             st.caption(message["notice"])
         products = message.get("products") or []
         if products:
-            cited = set(message.get("cited") or [])
+            why = message.get("why") or [""] * len(products)
             notes = [
-                f"[{n}] cited in the answer" if p.id in cited else f"[{n}]"
-                for n, p in enumerate(products, start=1)
+                f"[{n}] · {reason}" if reason else f"[{n}]" for n, reason in enumerate(why, start=1)
             ]
             product_grid(products, prefix=f"m{index}-", notes=notes)
 
@@ -110,7 +109,10 @@ def answer_pending(engine: ChatEngine, state: dict, limits: Filters) -> None:
             "text": cite_as_numbers(answer.text, ids),
             "notice": answer.notice,
             "products": answer.products,
-            "cited": answer.cited_ids,
+            "why": [
+                why_shown(p, answer.understanding, answer.nothing_fits, p.id in answer.cited_ids)
+                for p in answer.products
+            ],
         }
     )
 
