@@ -630,12 +630,12 @@ class Dona:
                     "sets how many are kept)"
                 )
             restored = self._load_version(name, target)  # refuses damaged files
-            self.store.set_catalog_phase(
+            self.store.activate(
                 catalog_row.id,
-                restored.manifest["phase"],
-                dict(restored.manifest.get("phase_request", {}).get("config", {})),
+                target.id,
+                phase=restored.manifest["phase"],
+                phase_config=dict(restored.manifest.get("phase_request", {}).get("config", {})),
             )
-            self.store.activate(catalog_row.id, target.id)
             with self._serve_lock:
                 self._served[name] = restored
         return target.number

@@ -296,8 +296,18 @@ class Store:
                 update(CatalogVersionRow).where(CatalogVersionRow.id == version_id).values(**values)
             )
 
-    def activate(self, catalog_id: int, version_id: int) -> None:
-        """The atomic switch: one transaction flips the live pointer and the status."""
+    def activate(
+        self,
+        catalog_id: int,
+        version_id: int,
+        phase: str | None = None,
+        phase_config: dict[str, Any] | None = None,
+    ) -> None:
+        """The atomic switch: one transaction flips the live pointer and the status (and,
+        for a rollback, the catalog's index phase to the restored version's)."""
+        catalog_values: dict[str, Any] = {"live_version_id": version_id}
+        if phase is not None:
+            catalog_values.update(phase=phase, phase_config=phase_config or {})
         with self.Session.begin() as s:
             s.execute(
                 update(CatalogVersionRow)
@@ -305,9 +315,7 @@ class Store:
                 .values(status=READY, activated_at=utcnow())
             )
             s.execute(
-                update(CatalogRow)
-                .where(CatalogRow.id == catalog_id)
-                .values(live_version_id=version_id)
+                update(CatalogRow).where(CatalogRow.id == catalog_id).values(**catalog_values)
             )
 
     def set_catalog_phase(self, catalog_id: int, phase: str, config: dict[str, Any]) -> None:

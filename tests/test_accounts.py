@@ -110,10 +110,3 @@ def test_set_password_clears_the_lock_and_remove_deletes(accounts):
     assert accounts.merchants() == []
     with pytest.raises(ConfigError, match="no merchant 'alice'"):
         accounts.remove("alice")
-
-
-def test_a_merchant_changes_only_their_catalog():
-    merchant = Merchant("alice", "shop-a")
-    merchant.require_catalog("shop-a")
-    with pytest.raises(AuthError, match="manages catalog 'shop-a', not 'shop-b'"):
-        merchant.require_catalog("shop-b")

@@ -285,3 +285,14 @@ def test_check_upload_changes_nothing_and_honours_the_column_mapping(dona):
     assert report.products == 1
     product = dona.search("speaker", k=1, mode="lexical").results[0].product
     assert product.title == "Blue Speaker" and product.brand is None  # brand left out
+
+
+def test_rollback_also_restores_the_index_phase(dona):
+    dona.ingest_bytes(CATALOG, filename="v1.csv")
+    assert dona.adopt_phase(None, "int8", {}, evidence={"adopted": "int8"}) == 2
+    assert dona.store.catalog("default").phase == "int8"
+    dona.rollback(None, 1)
+    assert dona.store.catalog("default").phase == "f32"
+    assert dona.served().manifest["phase"] == "f32"
+    report = dona.ingest_bytes(CATALOG.replace(b"Acme", b"Zed"), filename="v3.csv")
+    assert dona.store.live_version("default").phase == "f32" and report.version == 3
