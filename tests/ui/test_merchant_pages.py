@@ -207,6 +207,8 @@ def test_quality_page_shows_the_reports(shop):
     assert any("Index phases" in m.value for m in at.markdown)
     models = {r["model"] for r in at.dataframe[0].value.to_dict("records")}
     assert {"smollm2-135m", "qwen2.5-0.5b", "qwen2.5-1.5b"} <= models
+    assert at.get("vega_lite_chart")  # chat quality against speed
+    assert at.get("image")  # the phases' quality-against-memory plot
 
 
 def test_sign_out(shop):

@@ -84,6 +84,22 @@ def quality_page() -> None:
         )
         st.caption("Shares of 12 questions (higher is better); time to first token in "
                    "seconds; peak memory of the whole process in MB.")  # fmt: skip
+        st.scatter_chart(
+            [
+                {
+                    "model": row["model"],
+                    "tokens per second": row["tokens_per_s"],
+                    "correct answers (share)": row["correct"],
+                    "model file MB": row["model_file_mb"],
+                }
+                for row in rows
+            ],
+            x="tokens per second",
+            y="correct answers (share)",
+            color="model",
+            size="model file MB",
+        )
+        st.caption("Quality against speed; the bigger the point, the bigger the model file.")
 
     for name, title in (("bench_search.md", "Search speed"), ("bench_scale.md", "Scale")):
         text = report_text(name)
