@@ -550,10 +550,13 @@ class ChatAnswer:
 
 
 class ChatStream:
-    """Iterate for the answer's text pieces as they arrive; `result` when done."""
+    """Iterate for the answer's text pieces as they arrive; `result` when done.
+    `products` are the retrieved products, known before the first piece (a page can show
+    their cards while the model is still reading)."""
 
-    def __init__(self, pieces: Iterator[str]):
+    def __init__(self, pieces: Iterator[str], products: list[Product] | None = None):
         self._pieces = pieces
+        self.products: list[Product] = products or []
         self.result: ChatAnswer | None = None
 
     def __iter__(self) -> Iterator[str]:
@@ -717,7 +720,7 @@ class ChatEngine:
             nothing_fits=nothing_fits,
             understanding=intent,
         )
-        stream = ChatStream(iter(()))
+        stream = ChatStream(iter(()), products)
         stream._pieces = self._word(prompt, answer, intent, conversation, started, stream)
         return stream
 

@@ -279,3 +279,11 @@ def test_why_a_card_is_shown():
     pricey = Product(id="p", title="Bluetooth Speaker XL", price_minor=9900, currency="EUR")
     assert "hasta" not in why_shown(pricey, asked)  # a limit it does not meet is not claimed
     assert why_shown(speaker, None) == ""
+
+
+def test_products_are_known_before_the_answer_streams(extractive):
+    stream = extractive.stream("bluetooth speaker", Conversation())
+    before = [p.id for p in stream.products]
+    assert before  # the cards can be drawn before the first piece
+    answer = stream.finish()
+    assert set(before) == {p.id for p in answer.products}

@@ -110,6 +110,9 @@ JS_WATCH_STREAM = """() => {
             const text = el.textContent;
             if ((text.endsWith("\\u258c") || text === "Writing an answer\\u2026")
                     && !window.__donaSeen.includes(text)) window.__donaSeen.push(text);
+            if (text.endsWith("\\u258c")) window.__donaCardsWhileStreaming = Math.max(
+                window.__donaCardsWhileStreaming || 0,
+                document.querySelectorAll('[class*="st-key-dona-card-pending"]').length);
         }
     }).observe(document.body, {subtree: true, childList: true, characterData: true});
 }"""
@@ -462,6 +465,8 @@ def test_real_local_model_streams(page: Page, model_app_url: str, shot):
     # It streamed: partial answers (text + cursor) were drawn before the final one.
     seen = page.evaluate("() => window.__donaSeen")
     assert any(text.endswith("▌") for text in seen), f"no partial answer was drawn: {seen}"
+    # the cards come from the search, so they are on screen while the model still writes
+    assert page.evaluate("() => window.__donaCardsWhileStreaming") > 0
     shot(page, "answered")
 
 

@@ -1,8 +1,8 @@
 """The shopper chat: ask in your own words, get a short answer and real product cards.
 
 The conversation lives in the session (kept across reruns); the answer streams into a
-text element (model output is data, never Markdown); the cards come from the database.
-While an answer streams the input is disabled: the question is stored, the page reruns
+text element (model output is data, never Markdown); the cards come from the database
+and are drawn as soon as the search is done, before the model's first word. While an answer streams the input is disabled: the question is stored, the page reruns
 with the input off, answers, then reruns again with the input back.
 """
 
@@ -92,6 +92,8 @@ def answer_pending(engine: ChatEngine, state: dict, limits: Filters) -> None:
             with st.spinner("Looking through the catalog…"):
                 stream = engine.stream(question, state["conversation"], limits)
             placeholder.text("Writing an answer…")  # a local model reads the facts first
+            if stream.products:  # the cards need no model: show them while it reads
+                product_grid(stream.products, prefix="pending-")
             text = ""
             for piece in stream:
                 text += piece
