@@ -1,9 +1,10 @@
 """Reading a merchant's catalog file into validated products.
 
-Formats: CSV, a JSON array (or ``{"products": [...]}``), JSON Lines; each optionally
-gzipped. The product schema is documented in ``catalog/SCHEMA.md``. Common column names
-are mapped to it (``name``/``product_name`` -> title, ``supplier``/``vendor`` -> brand,
-Shopify's product export, ...); columns we do not know become free-form attributes.
+Formats: CSV, a JSON array (or ``{"products": [...]}``), JSON Lines, each optionally
+gzipped; and XLSX (the first sheet, header in row 1). The product schema is documented
+in ``catalog/SCHEMA.md``. Common column names are mapped to it (``name``/``product_name``
+-> title, ``supplier``/``vendor`` -> brand, Shopify's product export, ...); columns we do
+not know become free-form attributes.
 
 Parsing never changes anything: it returns products plus every row problem found, and
 the caller decides (reject the whole file, or skip bad rows when asked to).
@@ -20,6 +21,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -204,9 +206,7 @@ def preview_rows(
     """The columns, the first `limit` rows as they are in the file, and the format, for
     the upload page's preview and column mapping. Raises `CatalogFileError` like
     `parse_catalog` for files that are not catalogs at all."""
-    text = catalog_text(data, max_bytes)
-    fmt = detect_format(text, filename)
-    columns, rows = {"csv": _iter_csv, "json": _iter_json, "jsonl": _iter_jsonl}[fmt](text)
+    fmt, columns, rows = _read_rows(data, filename, max_bytes)
     sample: list[dict[str, Any]] = []
     for _line, raw in rows:
         if isinstance(raw, dict):
@@ -379,6 +379,85 @@ def _iter_jsonl(text: str) -> tuple[list[str], Iterator[tuple[int, dict[str, Any
         parsed.append((number, item if isinstance(item, dict) else "is not a JSON object"))
     columns = _union_keys(item for _, item in parsed if isinstance(item, dict))
     return columns, iter(parsed)
+
+
+XLSX_MAGIC = b"PK\x03\x04"  # a zip container: .xlsx
+XLS_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary Excel format
+
+
+def _is_xlsx(data: bytes) -> bool:
+    return data[:4] == XLSX_MAGIC and b"xl/" in data[:4096]
+
+
+def _cell_text(value: Any) -> str | None:
+    """A spreadsheet cell as the text a CSV export would hold."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # ids and counts typed as numbers: 1299.0 -> "1299"
+    if isinstance(value, datetime) and value.time() == datetime.min.time():
+        return value.date().isoformat()  # Excel stores dates as midnight datetimes
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _iter_xlsx(
+    data: bytes, max_bytes: int
+) -> tuple[list[str], Iterator[tuple[int, dict[str, Any] | str]]]:
+    """The first sheet of a workbook: row 1 is the header; row numbers are Excel's."""
+    if len(data) > max_bytes:
+        raise CatalogFileError(
+            f"the catalog is larger than the {max_bytes // (1024 * 1024)} MB limit "
+            "(DONA_MAX_UPLOAD_MB); split it or raise the limit"
+        )
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header = next(rows, None)
+    except Exception as exc:  # a damaged or password-protected workbook
+        raise CatalogFileError(
+            f"the spreadsheet cannot be read ({type(exc).__name__}); save it again as .xlsx "
+            "or export it as CSV UTF-8"
+        ) from None
+    if header is None or not any(c is not None for c in header):
+        raise CatalogFileError("the first sheet is empty; put the header in row 1")
+    columns = [_cell_text(c) or "" for c in header]
+    while columns and not columns[-1]:
+        columns.pop()
+
+    def items() -> Iterator[tuple[int, dict[str, Any] | str]]:
+        for number, values in enumerate(rows, start=2):
+            if not any(v is not None and str(v).strip() for v in values):
+                continue  # blank rows between products are layout, not data
+            yield (
+                number,
+                {c: _cell_text(v) for c, v in zip(columns, values, strict=False) if c},
+            )
+        book.close()
+
+    return [c for c in columns if c], items()
+
+
+def _read_rows(
+    data: bytes, filename: str | None, max_bytes: int
+) -> tuple[str, list[str], Iterator[tuple[int, dict[str, Any] | str]]]:
+    """(format, columns, numbered rows) of any supported file."""
+    if _is_xlsx(data):
+        return "xlsx", *_iter_xlsx(data, max_bytes)
+    if data[:4] == XLS_MAGIC:
+        raise CatalogFileError(
+            "this is an old .xls spreadsheet; save it as .xlsx or export it as CSV UTF-8"
+        )
+    text = catalog_text(data, max_bytes)
+    fmt = detect_format(text, filename)
+    reader = {"csv": _iter_csv, "json": _iter_json, "jsonl": _iter_jsonl}[fmt]
+    return fmt, *reader(text)
 
 
 def _union_keys(items: Iterator[dict[str, Any]]) -> list[str]:
@@ -620,10 +699,7 @@ def parse_catalog(
     """Parse a catalog file's bytes. Raises `CatalogFileError` when the file as a whole
     is unusable; row-level problems are collected in the result."""
     options = options or ParseOptions()
-    text = catalog_text(data, options.max_bytes)
-    fmt = detect_format(text, filename)
-    reader = {"csv": _iter_csv, "json": _iter_json, "jsonl": _iter_jsonl}[fmt]
-    columns, rows = reader(text)
+    fmt, columns, rows = _read_rows(data, filename, options.max_bytes)
     if fmt == "csv" and _is_shopify(columns):
         rows = _merge_shopify_rows(rows, columns)
         fmt = "csv (shopify)"

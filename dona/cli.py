@@ -35,7 +35,9 @@ def _service():
 
 @app.command()
 def ingest(
-    path: Annotated[Path, typer.Argument(help="CSV, JSON or JSON Lines file, optionally .gz")],
+    path: Annotated[
+        Path, typer.Argument(help="CSV, JSON or JSON Lines file (optionally .gz), or XLSX")
+    ],
     catalog: CatalogOpt = None,
     skip_bad_rows: Annotated[
         bool, typer.Option(help="Leave invalid rows out (they are listed) instead of rejecting.")

@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from dona.catalog import ParseOptions, map_columns, parse_catalog, parse_price, parse_stock
+from dona.catalog import (
+    ParseOptions,
+    map_columns,
+    parse_catalog,
+    parse_price,
+    parse_stock,
+    preview_rows,
+)
 from dona.errors import CatalogFileError, CatalogValidationError
 
 CSV = b"id,title,brand,price,currency,stock\n1,Speaker,Acme,12.95,EUR,3\n2,Cable,Bolt,,USD,0\n"
@@ -227,3 +234,60 @@ def test_html_is_reduced_to_text_and_entities_cannot_smuggle_tags():
     first, second = parse_catalog(data, "c.json").products
     assert first.title == "alert(1) Lamp" and first.description == "A B"
     assert second.title == "Cable < 2 m & <b adapter" and second.description == "size 1 < 5 > 3"
+
+
+def _workbook(rows: list[list]) -> bytes:
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_xlsx_first_sheet_with_excel_row_numbers():
+    from datetime import date
+
+    data = _workbook(
+        [
+            ["SKU", "Product Name", "Vendor", "Price", "Stock", "Added"],
+            [1001, "Red Kettle", "Acme", 19.5, 4, date(2026, 1, 2)],
+            [None, None, None, None, None, None],  # a blank row: layout, not data
+            [1002, None, "Acme", 7, 1, None],
+            [1003.0, "Steel Toaster", "Bolt", "35,00 €", 0, None],
+        ]
+    )
+    result = parse_catalog(data, "shop.xlsx")
+    assert result.format == "xlsx" and result.total_rows == 3
+    assert [(p.id, p.title, p.brand, p.price) for p in result.products] == [
+        ("1001", "Red Kettle", "Acme", 19.5),
+        ("1003", "Steel Toaster", "Bolt", 35.0),
+    ]
+    assert result.products[0].attributes == {"Added": "2026-01-02"}
+    assert result.products[1].currency == "EUR" and result.products[1].stock == 0
+    # the row number is the one the merchant sees in Excel
+    assert [(p.row, p.reason) for p in result.problems] == [(4, "missing title")]
+    columns, sample, fmt = preview_rows(data, "shop.xlsx")
+    assert fmt == "xlsx" and columns[:2] == ["SKU", "Product Name"] and len(sample) == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"PK\x03\x04" + b"xl/" + b"\x00" * 100, "the spreadsheet cannot be read"),
+        (b"\xd0\xcf\x11\xe0" + b"\x00" * 100, "old .xls spreadsheet"),
+    ],
+)
+def test_unreadable_spreadsheets_say_what_to_do(data, message):
+    with pytest.raises(CatalogFileError, match=message):
+        parse_catalog(data, "shop.xlsx")
+
+
+def test_empty_workbook_is_refused():
+    with pytest.raises(CatalogFileError, match="the first sheet is empty"):
+        parse_catalog(_workbook([]), "empty.xlsx")

@@ -22,6 +22,7 @@ PASSWORD = "correct horse battery"
 GOOD = b"id,title,brand,price\nk1,Red Kettle,Acme,20\nk2,Steel Toaster,Acme,35\n"
 BAD_ROW = GOOD + b"k3,,Acme,12\n"
 FIXED = GOOD + b"k3,Glass Teapot,Acme,12\n"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def use_data_dir(monkeypatch: pytest.MonkeyPatch, path: Path) -> None:
@@ -219,3 +220,26 @@ def test_sign_out(shop):
     assert "merchant" not in at.session_state
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("views/versions.py")  # unregistered again
+
+
+def test_xlsx_upload(shop):
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in (["SKU", "Product Name", "Price"], [501, "Copper Kettle", 42.0]):
+        book.active.append(row)
+    data = io.BytesIO()
+    book.save(data)
+    at = sign_in()
+    at.switch_page("views/upload.py")
+    at.file_uploader[0].set_value(("kitchen.xlsx", data.getvalue(), XLSX_TYPE))
+    ok(at.run())
+    assert any("kitchen.xlsx: xlsx, 3 columns" in c.value for c in at.caption)
+    assert any("All 1 rows are valid" in s.value for s in at.success)
+    at.switch_page("views/upload.py")
+    next(b for b in at.button if b.label == "Ingest").click()
+    ok(at.run())
+    product = shop.search("copper kettle", catalog="kitchen", k=1).results[0].product
+    assert (product.id, product.price) == ("501", 42.0)

@@ -103,8 +103,8 @@ def upload_page() -> None:
 
     limit_mb = dona.settings.max_upload_mb
     upload = st.file_uploader(
-        f"Catalog file: CSV, JSON array or JSON Lines, optionally .gz (up to {limit_mb} MB)",
-        type=["csv", "json", "jsonl", "ndjson", "gz", "txt"],
+        f"Catalog file: CSV, JSON array, JSON Lines (optionally .gz) or XLSX (up to {limit_mb} MB)",
+        type=["csv", "json", "jsonl", "ndjson", "gz", "txt", "xlsx"],
         key=f"merchant_file_{st.session_state.get('merchant_upload_round', 0)}",
     )
     if upload is None:
