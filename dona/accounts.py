@@ -95,6 +95,17 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
+def _row(session, username: str) -> MerchantRow | None:
+    return session.scalar(select(MerchantRow).where(MerchantRow.username == username))
+
+
+def _existing_row(session, username: str) -> MerchantRow:
+    row = _row(session, username)
+    if row is None:
+        raise ConfigError(f"there is no merchant {username!r} (see 'dona merchant list')")
+    return row
+
+
 class Accounts:
     def __init__(self, store: Store, max_failures: int = 5, window_s: int = 900):
         self.store = store
@@ -108,7 +119,7 @@ class Accounts:
         _check_new_credentials(username, password)
         check_catalog_name(catalog)
         with self.store.Session.begin() as s:
-            if s.scalar(select(MerchantRow).where(MerchantRow.username == username)):
+            if _row(s, username) is not None:
                 raise ConfigError(
                     f"merchant {username!r} already exists; use 'dona merchant set-password' "
                     "to change the password"
@@ -124,19 +135,13 @@ class Accounts:
         username = normalise_username(username)
         _check_new_credentials(username, password)
         with self.store.Session.begin() as s:
-            row = s.scalar(select(MerchantRow).where(MerchantRow.username == username))
-            if row is None:
-                raise ConfigError(f"there is no merchant {username!r} (see 'dona merchant list')")
-            row.password_hash = hash_password(password)
+            _existing_row(s, username).password_hash = hash_password(password)
             s.execute(delete(SignInFailureRow).where(SignInFailureRow.username == username))
 
     def remove(self, username: str) -> None:
         username = normalise_username(username)
         with self.store.Session.begin() as s:
-            row = s.scalar(select(MerchantRow).where(MerchantRow.username == username))
-            if row is None:
-                raise ConfigError(f"there is no merchant {username!r} (see 'dona merchant list')")
-            s.delete(row)
+            s.delete(_existing_row(s, username))
 
     def merchants(self) -> list[Merchant]:
         with self.store.Session() as s:
@@ -161,7 +166,7 @@ class Accounts:
                     f"too many failed sign-ins for {username!r}; try again in {minutes} "
                     f"minute{'s' if minutes != 1 else ''}"
                 )
-            row = s.scalar(select(MerchantRow).where(MerchantRow.username == username))
+            row = _row(s, username)
             ok = verify_password(password or "", row.password_hash if row else _DUMMY_HASH)
             if row is None or not ok:
                 s.add(SignInFailureRow(username=username, at=now))

@@ -201,7 +201,10 @@ def apply_column_choices(
 
 
 def preview_rows(
-    data: bytes, filename: str | None = None, limit: int = 10, max_bytes: int = 200 * 1024**2
+    data: bytes,
+    filename: str | None = None,
+    limit: int = 10,
+    max_bytes: int = ParseOptions.max_bytes,
 ) -> tuple[list[str], list[dict[str, Any]], str]:
     """The columns, the first `limit` rows as they are in the file, and the format, for
     the upload page's preview and column mapping. Raises `CatalogFileError` like
@@ -255,12 +258,16 @@ def read_catalog_bytes(data: bytes, max_bytes: int) -> bytes:
                 f"the file looks gzipped but cannot be unpacked: {exc}"
             ) from None
         data = out
-    if len(data) > max_bytes:
+    _check_size(len(data), max_bytes)
+    return data
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size > max_bytes:
         raise CatalogFileError(
             f"the catalog is larger than the {max_bytes // (1024 * 1024)} MB limit "
             "(DONA_MAX_UPLOAD_MB); split it or raise the limit"
         )
-    return data
 
 
 def detect_format(text: str, filename: str | None) -> str:
@@ -408,11 +415,7 @@ def _iter_xlsx(
     data: bytes, max_bytes: int
 ) -> tuple[list[str], Iterator[tuple[int, dict[str, Any] | str]]]:
     """The first sheet of a workbook: row 1 is the header; row numbers are Excel's."""
-    if len(data) > max_bytes:
-        raise CatalogFileError(
-            f"the catalog is larger than the {max_bytes // (1024 * 1024)} MB limit "
-            "(DONA_MAX_UPLOAD_MB); split it or raise the limit"
-        )
+    _check_size(len(data), max_bytes)
     import openpyxl
 
     try:

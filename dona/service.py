@@ -617,12 +617,11 @@ class Dona:
         with self._catalog_lock(name):
             catalog_row = self.store.catalog(name)
             live = self.store.live_version(name)
-            target = next((v for v in self.store.versions(name) if v.number == version), None)
+            rows = self.store.versions(name)
+            target = next((v for v in rows if v.number == version), None)
             if target is not None and target.id == live.id:
                 raise DonaError(f"version {version} of {name!r} is already live")
-            kept = [
-                v.number for v in self.store.versions(name) if v.status == READY and v.id != live.id
-            ]
+            kept = [v.number for v in rows if v.status == READY and v.id != live.id]
             if target is None or target.status != READY or not target.index_dir:
                 raise DonaError(
                     f"version {version} of {name!r} cannot be restored: it is not kept "

@@ -75,6 +75,22 @@ def open_page(at: AppTest, page: str) -> AppTest:
     return ok(at.run())
 
 
+def upload(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:
+    at.switch_page("views/upload.py")
+    at.file_uploader[0].set_value((name, data, mime))
+    return ok(at.run())
+
+
+def ingest_button(at: AppTest):
+    return next(b for b in at.button if b.label == "Ingest")
+
+
+def press_ingest(at: AppTest) -> AppTest:
+    at.switch_page("views/upload.py")
+    ingest_button(at).click()
+    return ok(at.run())
+
+
 def texts(at: AppTest) -> list[str]:
     return [t.value for t in at.text]
 
@@ -113,26 +129,20 @@ def test_merchant_pages_are_unreachable_for_shoppers(shop):
 
 def test_upload_with_a_bad_row_then_the_fixed_file(shop):
     at = sign_in()
-    at.switch_page("views/upload.py")
-    at.file_uploader[0].set_value(("kitchen.csv", BAD_ROW, "text/csv"))
-    ok(at.run())
+    upload(at, "kitchen.csv", BAD_ROW)
     assert at.subheader[0].value == "Preview"
     assert "1 of 3 rows have problems" in at.error[0].value
     problems = at.dataframe[1].value
     assert problems.to_dict("records") == [
         {"row": 4, "product id": "k3", "problem": "missing title"}
     ]
-    ingest = next(b for b in at.button if b.label == "Ingest")
+    ingest = ingest_button(at)
     assert ingest.disabled  # nothing can change while the file has problems
     assert shop.versions("kitchen")[0]["version"] == 1
 
-    at.switch_page("views/upload.py")
-    at.file_uploader[0].set_value(("kitchen.csv", FIXED, "text/csv"))
-    ok(at.run())
+    upload(at, "kitchen.csv", FIXED)
     assert any("All 3 rows are valid: 3 products." in s.value for s in at.success)
-    at.switch_page("views/upload.py")
-    next(b for b in at.button if b.label == "Ingest").click()
-    ok(at.run())
+    press_ingest(at)
     assert any("Version 2 of kitchen is live: 3 products" in s.value for s in at.success)
     found = shop.search("glass teapot", catalog="kitchen", k=1).results[0].product
     assert found.title == "Glass Teapot"
@@ -141,9 +151,7 @@ def test_upload_with_a_bad_row_then_the_fixed_file(shop):
 def test_column_mapping_rescues_unusual_headers(shop):
     at = sign_in()
     unusual = b"code,label,cost\nm1,Milk Frother,15\n"
-    at.switch_page("views/upload.py")
-    at.file_uploader[0].set_value(("odd.csv", unusual, "text/csv"))
-    ok(at.run())
+    upload(at, "odd.csv", unusual)
     assert "no column for id and title" in at.error[0].value  # the mapping is still shown
     at.selectbox(key=next(s.key for s in at.selectbox if s.key.endswith("_id"))).select("code")
     at.selectbox(key=next(s.key for s in at.selectbox if s.key.endswith("_title"))).select("label")
@@ -151,9 +159,7 @@ def test_column_mapping_rescues_unusual_headers(shop):
     at.switch_page("views/upload.py")
     ok(at.run())
     assert any("All 1 rows are valid" in s.value for s in at.success)
-    at.switch_page("views/upload.py")
-    next(b for b in at.button if b.label == "Ingest").click()
-    ok(at.run())
+    press_ingest(at)
     product = shop.search("milk frother", catalog="kitchen", k=1).results[0].product
     assert (product.id, product.price) == ("m1", 15.0)
 
@@ -233,13 +239,9 @@ def test_xlsx_upload(shop):
     data = io.BytesIO()
     book.save(data)
     at = sign_in()
-    at.switch_page("views/upload.py")
-    at.file_uploader[0].set_value(("kitchen.xlsx", data.getvalue(), XLSX_TYPE))
-    ok(at.run())
+    upload(at, "kitchen.xlsx", data.getvalue(), XLSX_TYPE)
     assert any("kitchen.xlsx: xlsx, 3 columns" in c.value for c in at.caption)
     assert any("All 1 rows are valid" in s.value for s in at.success)
-    at.switch_page("views/upload.py")
-    next(b for b in at.button if b.label == "Ingest").click()
-    ok(at.run())
+    press_ingest(at)
     product = shop.search("copper kettle", catalog="kitchen", k=1).results[0].product
     assert (product.id, product.price) == ("501", 42.0)

@@ -2,8 +2,9 @@
 
 The conversation lives in the session (kept across reruns); the answer streams into a
 text element (model output is data, never Markdown); the cards come from the database
-and are drawn as soon as the search is done, before the model's first word. While an answer streams the input is disabled: the question is stored, the page reruns
-with the input off, answers, then reruns again with the input back.
+and are drawn as soon as the search is done, before the model's first word. While an
+answer streams the input is disabled: the question is stored, the page reruns with the
+input off, answers, then reruns again with the input back.
 """
 
 from __future__ import annotations
