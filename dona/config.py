@@ -75,7 +75,7 @@ class Settings(BaseSettings):
         default=900, ge=1, description="Sign-in rate-limit window, seconds."
     )
 
-    # Chat (dona/chat.py) and its language model backend (dona/llm.py).
+    # Chat (dona/chat/) and its language model backend (dona/llm/).
     llm_backend: str = Field(
         default="auto",
         description="auto (rkllm on a Rockchip NPU board with an .rkllm model, else "

@@ -13,7 +13,7 @@ import html
 import math
 import re
 
-from dona.catalog import minor_unit_exponent
+from dona.catalog.product import minor_unit_exponent
 
 PRICE_ON_REQUEST = "Price on request"
 

@@ -46,9 +46,9 @@ except ImportError as exc:  # say what to install instead of a bare module name
         "dona.langchain needs langchain-core; install it with 'pip install langchain-core'"
     ) from exc
 
+from dona.catalog.text import product_text
 from dona.search import Filters
 from dona.service import Dona, SearchResponse, SearchResult
-from dona.text import product_text
 
 # Per-call keyword arguments that narrow the search; each overrides the same field of the
 # retriever's `filters` (see `Filters` for their meaning).
@@ -60,7 +60,7 @@ LANGCHAIN_KWARGS = frozenset({"verbose"})
 class DonaRetriever(BaseRetriever):
     """Retrieve products from a DONA catalog's live version as LangChain `Document`s.
 
-    `page_content` is the text DONA indexes for the product (`dona.text.product_text`), so
+    `page_content` is the text DONA indexes for the product (`dona.catalog.text.product_text`), so
     a chain reads what the search matched; `metadata` carries the structured fields a
     chain or UI needs to cite, price or link the product; `id` is the product id.
 

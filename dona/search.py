@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from dona.errors import QueryError
+
+if TYPE_CHECKING:
+    from dona.config import Settings
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MAX_QUERY_CHARS = 500
@@ -97,3 +100,11 @@ def reciprocal_rank_fusion(
             hit.score += weight / (k + rank)
             hit.sources[name] = rank
     return sorted(hits.values(), key=lambda h: -h.score)
+
+
+def hybrid_fusion(rankings: dict[str, Sequence[int]], settings: Settings) -> list[Hit]:
+    """The hybrid ranking: RRF of the dense and BM25 rankings with the configured weights.
+    The one fusion rule, used by live search and by the evaluation harness alike."""
+    return reciprocal_rank_fusion(
+        rankings, k=settings.rrf_k, weights={"bm25": settings.bm25_weight}
+    )

@@ -32,9 +32,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from dona.catalog import ParseOptions, parse_catalog_file  # noqa: E402
-from dona.embedders import Embedder, OnnxEmbedder, embedders  # noqa: E402
-from dona.evaluation import load_labelled_queries, ndcg_at  # noqa: E402
-from dona.text import product_text  # noqa: E402
+from dona.catalog.text import product_text  # noqa: E402
+from dona.config import Settings  # noqa: E402
+from dona.embed import Embedder, embedders  # noqa: E402
+from dona.embed.onnx import OnnxEmbedder  # noqa: E402
+from dona.eval.metrics import load_labelled_queries, ndcg_at  # noqa: E402
 
 CATALOG = REPO / "catalog" / "chorus_icecat" / "products.jsonl.gz"
 DATASET = REPO / "evals" / "datasets" / "chorus_icecat"
@@ -80,17 +82,18 @@ def main() -> None:
     labelled = load_labelled_queries(DATASET / "queries_dev.tsv", DATASET / "labels_dev.tsv")
     judged = labelled.judged(relevant_at=2)
     sample = [texts[i] for i in np.random.default_rng(0).choice(len(texts), args.sample, False)]
-    kw = dict(threads=args.threads, batch_size=args.batch_size)
-
     with tempfile.TemporaryDirectory(prefix="dona-bench-emb-") as tmp:
         cache = Path(tmp) / "models"
-        timed: dict[str, Embedder] = {"torch fp32": embedders.create("minilm", **kw)}
+        settings = Settings(
+            threads=args.threads, embed_batch_size=args.batch_size, model_cache_dir=cache
+        )
+        timed: dict[str, Embedder] = {"torch fp32": embedders.create("minilm", settings)}
         first_use: dict[str, float] = {}
         for label, name in (
             ("onnx fp32", "minilm-onnx-fp32"),
             ("onnx int8 (chosen)", "minilm-onnx"),
         ):
-            timed[label] = embedders.create(name, cache_dir=cache, **kw)
+            timed[label] = embedders.create(name, settings)
             start = time.perf_counter()
             timed[label].embed_query("warm up")  # export (+ quantize) + load
             first_use[label] = time.perf_counter() - start

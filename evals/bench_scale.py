@@ -95,8 +95,8 @@ def measure(args: argparse.Namespace, json_path: Path | None) -> dict[str, Any]:
     """Runs every phase; returns the data `render` takes. With `json_path`, the data is
     saved after each phase, so a long run that stops part-way keeps what it measured."""
     # imported here so that --render-only needs neither DONA's dependencies nor an index
-    from dona.harness import Candidate
-    from dona.vectorindex import VECTORS, phases, read_manifest, save_vectors, write_manifest
+    from dona.eval.harness import Candidate
+    from dona.index.base import VECTORS, phases, read_manifest, save_vectors, write_manifest
 
     candidates = (
         Candidate.of("f32"),

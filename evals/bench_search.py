@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from dona.config import Settings  # noqa: E402
-from dona.evaluation import evaluate, load_labelled_queries  # noqa: E402
+from dona.eval.metrics import evaluate, load_labelled_queries  # noqa: E402
 from dona.search import Filters  # noqa: E402
 from dona.service import Dona  # noqa: E402
 
@@ -151,7 +151,7 @@ def main() -> None:
                 f"| {mode} | {m['ndcg@10']:.4f} | {m['recall@10']:.3f} | "
                 f"{m['recall@100']:.3f} | {m['mrr@10']:.3f} |"
             )
-        dona.store.dispose()
+        dona.close()
 
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import HashingEmbedder
 
 pytest.importorskip("langchain_core")  # optional extra: skip the module cleanly without it
 pytest.importorskip("langchain_tests")
@@ -15,6 +16,7 @@ from langchain_core.documents import Document  # noqa: E402
 from langchain_tests.integration_tests import RetrieversIntegrationTests  # noqa: E402
 
 from dona.config import Settings  # noqa: E402
+from dona.embed import embedders  # noqa: E402
 from dona.errors import CatalogNotFoundError, QueryError  # noqa: E402
 from dona.langchain import DonaRetriever  # noqa: E402
 from dona.search import Filters  # noqa: E402
@@ -34,7 +36,13 @@ l1,Desk Lamp,Lumen,LED lamp with a dimmer,35.00,EUR,Lighting,,,3
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dona]:
+def hashing_embedder_for_module():
+    with embedders.registered("test-hashing", HashingEmbedder):
+        yield
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory, hashing_embedder_for_module) -> Iterator[Dona]:
     """One service with the catalog ingested, shared by the module (searching is read-only).
     Settings are explicit so that no DONA_* variable of the caller's shell leaks in."""
     data_dir = tmp_path_factory.mktemp("dona-langchain")
@@ -47,7 +55,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dona]:
     )
     service.ingest_bytes(CATALOG, filename="shop.csv", catalog=CATALOG_NAME)
     yield service
-    service.store.dispose()
+    service.close()
 
 
 # ---- LangChain's standard retriever suite ------------------------------------------------

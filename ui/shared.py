@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from dona.accounts import Merchant
 from dona.catalog import Product
 from dona.config import get_settings
 from dona.errors import DonaError
@@ -26,6 +25,7 @@ from dona.formatting import (
     snippet,
 )
 from dona.service import Dona
+from dona.store.accounts import Merchant
 
 log = logging.getLogger("dona.ui")
 
@@ -114,7 +114,7 @@ def sign_out() -> None:
 
 
 def live_catalogs(dona: Dona) -> list[str]:
-    return [c["name"] for c in dona.catalogs() if c["version"] is not None]
+    return [c.name for c in dona.catalogs() if c.version is not None]
 
 
 def pick_catalog(dona: Dona, catalogs: list[str]) -> str:

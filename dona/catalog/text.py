@@ -6,7 +6,7 @@ versioned in the index manifest; changing it invalidates nothing silently.
 
 from __future__ import annotations
 
-from dona.catalog import Product
+from dona.catalog.product import Product
 
 TEXT_RECIPE = "title+brand+category+description/v1"
 MAX_DESCRIPTION_CHARS = 300  # the model reads ~128 tokens; a longer tail only costs time

@@ -117,7 +117,8 @@ def load_questions(path: str | Path) -> list[dict[str, Any]]:
 
 def _check(item: dict[str, Any], answers: list[Any]) -> tuple[list[str], bool, bool]:
     """(failed expectations, nothing-fits handled right, language right) of the last turn."""
-    from dona.chat import citations, detect_language
+    from dona.chat.checks import citations
+    from dona.chat.understanding import detect_language
 
     last, expect = answers[-1], item.get("expect", {})
     text = last.model_text or last.text

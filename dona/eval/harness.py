@@ -32,10 +32,9 @@ import numpy as np
 
 from dona.catalog import Product
 from dona.errors import DonaError
-from dona.evaluation import LabelledQueries, mrr_at, ndcg_at, recall_at
-from dona.search import reciprocal_rank_fusion
-from dona.service import link_or_copy
-from dona.vectorindex import VECTORS, exact_search, phases, read_manifest, write_manifest
+from dona.eval.metrics import LabelledQueries, mrr_at, ndcg_at, recall_at
+from dona.index import VECTORS, exact_search, link_or_copy, phases, read_manifest, write_manifest
+from dona.search import hybrid_fusion
 
 GATED_METRICS = ("ndcg@10", "recall@10", "recall@100")
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "overlap@10")
@@ -286,7 +285,7 @@ def evaluate_phases(
     """Measure candidates on the live version of a catalog (see module docstring)."""
     progress = progress or (lambda message: None)
     served = dona.served(catalog)
-    version_dir = Path(dona.store.version(served.version_id).index_dir)
+    version_dir = served.directory
     ids = served.facets["product_id"]
     candidates = list(dict.fromkeys([BASELINE, *candidates]))
 
@@ -301,12 +300,9 @@ def evaluate_phases(
         embed_ms.append((time.perf_counter() - t0) * 1000)
     lexical = {q: served.lexical.search(data.queries[q], DEPTH)[0] for q in qids}
     exact = {q: exact_search(served.vectors, qvecs[q], DEPTH)[0] for q in qids}
-    weights = {"bm25": dona.settings.bm25_weight}
 
     def fuse(dense: np.ndarray, q: str) -> list[int]:
-        hits = reciprocal_rank_fusion(
-            {"dense": dense, "bm25": lexical[q]}, k=dona.settings.rrf_k, weights=weights
-        )
+        hits = hybrid_fusion({"dense": dense, "bm25": lexical[q]}, dona.settings)
         return [h.position for h in hits[:DEPTH]]
 
     exact_top = {
@@ -487,14 +483,14 @@ def load_query_set(
     dona, catalog: str | None, queries: Path | None, labels: Path | None, probes: int = 300
 ) -> tuple[LabelledQueries, str, bool]:
     """Labelled queries when both files are given, else label-free probes of the catalog."""
-    from dona.evaluation import load_labelled_queries
+    from dona.eval.metrics import load_labelled_queries
 
     if (queries is None) != (labels is None):
         raise DonaError("give both --queries and --labels, or neither (label-free probes)")
     if queries is not None and labels is not None:
         return load_labelled_queries(queries, labels), queries.parent.name or str(queries), False
     served = dona.served(catalog)
-    products = dona.store.all_products(served.version_id)
+    products = dona.all_products(catalog)
     return probe_queries(products, n=probes), f"{served.manifest['catalog']} (probes)", True
 
 
@@ -523,8 +519,8 @@ def autopilot(
     if result.adopted is None:
         raise DonaError("no index phase passes the quality gate, not even f32; nothing changed")
     chosen = result.adopted.candidate
-    live = dona.store.catalog(dona.resolve_catalog(catalog))
-    if live.phase == chosen.phase and dict(live.phase_config or {}) == chosen.config_dict:
+    serving = dona.index_setting(catalog)
+    if serving.phase == chosen.phase and serving.config == chosen.config_dict:
         return result, None
     evidence = {
         "adopted": chosen.label,

@@ -8,8 +8,9 @@ verified on load, so an index built by another model, phase or catalog is refuse
 usearch's Python `search` has no filter predicate, so filtered queries either search a
 small candidate subset exactly or oversample the graph and filter, growing the
 oversampling until enough matches are found (falling back to exact search); every phase
-shares that loop (`filtered_search`). Phase 1 (f32) lives here; the quantized phases
-(int8, binary, matryoshka) are in `dona.phases` and register themselves on import.
+shares that loop (`filtered_search`). Each phase is its own module (`f32`, `int8`,
+`binary`, `matryoshka`), registered with `phases` the way a plugin would be
+(`dona.plugins`); this module imports none of them.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -192,87 +193,12 @@ def filtered_search(
     return subset_search(np.flatnonzero(allowed), k)
 
 
-@dataclass
-class F32Index:
-    """Phase 1: a float32 HNSW graph (usearch, cosine), memory-mapped read-only.
-
-    Memory accounting: phase 1 serves float32 from memory, so the whole usearch file
-    (graph + float32 vectors, as mapped) counts as hot RAM even though it is a mapping;
-    `vectors.f32.npy` is disk, read only by filtered (exact subset) searches.
-    """
-
-    index: Any
-    vectors: np.ndarray  # memory-mapped float32, row = position
-    phase: str = "f32"
-    index_path: Path | None = None
-
-    @property
-    def count(self) -> int:
-        return int(self.vectors.shape[0])
-
-    def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        query = np.asarray(query, dtype=np.float32)
-        k = min(k, self.count)
-        if k <= 0:
-            return np.empty(0, np.int64), np.empty(0, np.float32)
-        if allowed is None and self.count > EXACT_SUBSET_LIMIT:
-            return self._graph_search(query, k)
-        if allowed is None:
-            return exact_search(self.vectors, query, k)
-        return filtered_search(
-            self.count,
-            k,
-            allowed,
-            candidates=lambda n: self._graph_search(query, n),
-            finish=lambda positions, scores, k: (positions[:k], scores[:k]),
-            subset_search=lambda subset, k: exact_subset(self.vectors, query, k, subset),
-        )
-
-    def _graph_search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        positions, distances = graph_ranking(self.index.search(query, k))
-        return positions, 1.0 - distances.astype(np.float32)  # cos distance -> similarity
-
-    def ram_bytes(self) -> int:
-        """The float32 graph file, counted as hot (see the class docstring)."""
-        if self.index_path is not None:
-            return os.path.getsize(self.index_path)
-        return int(self.index.serialized_length)
-
-    def disk_bytes(self) -> int:
-        """The graph file plus `vectors.f32.npy` (exact subset search reads it)."""
-        if self.index_path is None:
-            return int(self.index.serialized_length) + int(self.vectors.nbytes)
-        return os.path.getsize(self.index_path) + os.path.getsize(self.index_path.parent / VECTORS)
-
-
-@phases.register("f32")
-class F32Builder:
-    phase = "f32"
-    index_file = "index.f32.usearch"
-
-    def build(self, vectors: np.ndarray, directory: Path, threads: int) -> dict[str, Any]:
-        Index = usearch_index_class()
-
-        index = Index(ndim=vectors.shape[1], metric="cos", dtype="f32", expansion_add=EXPANSION_ADD)
-        if len(vectors):
-            index.add(np.arange(len(vectors), dtype=np.uint64), vectors, threads=threads)
-        index.save(str(directory / self.index_file))
-        return {"dtype": "f32", "metric": "cos", "config": {}, "files": [self.index_file]}
-
-    def load(self, directory: Path, manifest: dict[str, Any]) -> VectorIndex:
-        Index = usearch_index_class()
-
-        files = phase_part(manifest).get("files", [self.index_file])
-        if self.index_file not in files:
-            raise IndexIntegrityError(f"the index at {directory} has no {self.index_file}")
-        path = directory / self.index_file
-        index = Index.restore(str(path), view=True)
-        if index is None:
-            raise IndexIntegrityError(f"{path} is not a usearch index")
-        index.expansion_search = EXPANSION_SEARCH
-        return F32Index(index=index, vectors=load_vectors(directory), index_path=path)
+def link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link an immutable file into a new version (a copy across file systems)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def load_vectors(directory: Path) -> np.ndarray:
@@ -334,6 +260,3 @@ def read_manifest(
                     "truncated); re-ingest the catalog"
                 )
     return manifest
-
-
-import dona.phases  # noqa: E402,F401  (built-in phases register themselves)

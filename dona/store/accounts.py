@@ -20,8 +20,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 
+from dona.catalog.names import check_catalog_name
 from dona.errors import AuthError, ConfigError
-from dona.storage import MerchantRow, SignInFailureRow, Store, utcnow
+from dona.store.rows import MerchantRow, SignInFailureRow, utcnow
+from dona.store.store import Store
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 MIN_PASSWORD_LENGTH = 10
@@ -113,7 +115,6 @@ class Accounts:
         self.window = timedelta(seconds=window_s)
 
     def create(self, username: str, password: str, catalog: str) -> Merchant:
-        from dona.service import check_catalog_name
 
         username = normalise_username(username)
         _check_new_credentials(username, password)

@@ -4,14 +4,8 @@ import json
 
 import pytest
 
-from dona.catalog import (
-    ParseOptions,
-    map_columns,
-    parse_catalog,
-    parse_price,
-    parse_stock,
-    preview_rows,
-)
+from dona.catalog import ParseOptions, map_columns, parse_catalog, preview_rows
+from dona.catalog.parse import parse_price, parse_stock
 from dona.errors import CatalogFileError, CatalogValidationError
 
 CSV = b"id,title,brand,price,currency,stock\n1,Speaker,Acme,12.95,EUR,3\n2,Cable,Bolt,,USD,0\n"

@@ -8,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from test_chat import SHOP
+from conftest import SHOP
 
 from dona.errors import DonaError
-from dona.llm_eval import load_questions
+from dona.eval.chat_models import load_questions
 
 QUESTIONS = [
     {"id": "price", "kind": "price", "turns": ["how much is the waterproof bluetooth speaker?"],

@@ -5,11 +5,10 @@ import json
 
 import numpy as np
 import pytest
-from test_service import CATALOG
+from conftest import CATALOG
 
 from dona.errors import DonaError
-from dona.evaluation import LabelledQueries
-from dona.harness import (
+from dona.eval.harness import (
     BASELINE,
     Candidate,
     autopilot,
@@ -18,10 +17,11 @@ from dona.harness import (
     probe_queries,
     write_outputs,
 )
-from dona.vectorindex import F32Builder, phases
+from dona.eval.metrics import LabelledQueries
+from dona.index import phases
+from dona.index.f32 import F32Builder
 
 
-@phases.register("test-lossy")
 class LossyBuilder(F32Builder):
     """f32 over vectors with noise added: a real, measurable quality loss, with a smaller
     claimed footprint so the harness has a cheaper candidate to consider."""
@@ -46,6 +46,13 @@ class LossyBuilder(F32Builder):
         index.vectors = self.noisy(index.vectors)  # small catalogs are scanned exactly
         index.ram_bytes = lambda: 10 * index.count  # claims to be cheaper than f32
         return index
+
+
+@pytest.fixture(autouse=True)
+def lossy_phase():
+    """The lossy phase exists for this module's tests only."""
+    with phases.registered("test-lossy", lambda settings=None, **config: LossyBuilder(**config)):
+        yield
 
 
 MORE = b"".join(
@@ -158,7 +165,7 @@ def test_autopilot_failure_keeps_the_live_version(shop, monkeypatch):
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("dona.service.write_manifest", explode)
+    monkeypatch.setattr("dona.service.versions.write_manifest", explode)
     with pytest.raises(OSError):
         autopilot(
             shop,
@@ -173,7 +180,7 @@ def test_autopilot_failure_keeps_the_live_version(shop, monkeypatch):
 
 
 def test_bad_query_sets(shop, tmp_path):
-    from dona.harness import load_query_set
+    from dona.eval.harness import load_query_set
 
     with pytest.raises(DonaError, match="both --queries and --labels"):
         load_query_set(shop, None, tmp_path / "q.tsv", None)

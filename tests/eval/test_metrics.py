@@ -3,7 +3,7 @@ import math
 import pytest
 
 from dona.errors import DonaError
-from dona.evaluation import evaluate, load_labelled_queries, mrr_at, ndcg_at, recall_at
+from dona.eval.metrics import evaluate, load_labelled_queries, mrr_at, ndcg_at, recall_at
 
 
 def test_ndcg_by_hand():

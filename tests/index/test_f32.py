@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-import dona.vectorindex as vi
+import dona.index.base as vi
 from dona.errors import IndexIntegrityError
 
 
@@ -133,7 +133,7 @@ def test_onnxruntime_can_load_after_an_index_is_opened(tmp_path):
     import sys
 
     code = (
-        "import dona.vectorindex as vi\nvi.usearch_index_class()\nimport onnxruntime\nprint('ok')\n"
+        "import dona.index.base as vi\nvi.usearch_index_class()\nimport onnxruntime\nprint('ok')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-500:]

@@ -4,9 +4,11 @@ import shutil
 import numpy as np
 import pytest
 
-import dona.phases as ph
-import dona.vectorindex as vi
+import dona.index.base as vi
 from dona.errors import ConfigError, IndexIntegrityError
+from dona.index.binary import PackedCodes
+from dona.index.matryoshka import Projection
+from dona.index.quantized import seal_part
 
 
 def embedding_like(n, dims=48, rank=10, seed=0):
@@ -222,7 +224,7 @@ def test_binary_threshold_persists(tmp_path, vectors):
 def test_column_major_scan_equals_row_hamming(vectors, bits):
     rng = np.random.default_rng(bits)
     codes = rng.integers(0, 256, size=(300, (bits + 7) // 8), dtype=np.uint8)
-    packed = ph.PackedCodes.from_rows(codes)
+    packed = PackedCodes.from_rows(codes)
     query = rng.integers(0, 256, size=codes.shape[1], dtype=np.uint8)
     expected = np.unpackbits(codes ^ query, axis=1).sum(axis=1)
     np.testing.assert_array_equal(packed.hamming(query), expected)
@@ -235,7 +237,7 @@ def test_pca_rotation_persists(tmp_path, vectors):
     assert "rotation.f32.npy" in part["files"]
     assert "rotation.f32.npy" in manifest["checksums"]
     index = vi.phases.create("matryoshka").load(tmp_path, manifest)
-    fresh = ph.Projection.pca(vectors, 20, center=False)
+    fresh = Projection.pca(vectors, 20, center=False)
     np.testing.assert_array_equal(index.project.components, fresh.components)
     np.testing.assert_array_equal(index.project.mean, fresh.mean)
     components = index.project.components
@@ -252,7 +254,7 @@ def test_whitened_axes_are_scaled_pca_axes(tmp_path, vectors):
     part, manifest = build(tmp_path, vectors, "matryoshka", dims=20, whiten=0.25)
     assert part["config"]["whiten"] == 0.25
     index = vi.phases.create("matryoshka").load(tmp_path, manifest)
-    plain = ph.Projection.pca(vectors, 20, center=False).components
+    plain = Projection.pca(vectors, 20, center=False).components
     scaled = index.project.components
     scale = np.linalg.norm(scaled, axis=1)
     assert scale.max() == pytest.approx(1.0, abs=1e-6)
@@ -305,7 +307,7 @@ def test_edited_calibration_with_a_fixed_digest_is_still_refused(tmp_path, vecto
     def edit(manifest):
         part = manifest["phase_config"]
         part["config"]["high"] = [h + 0.1 for h in part["config"]["high"]]
-        ph._seal("int8", part)
+        seal_part("int8", part)
 
     manifest = rewrite_manifest(tmp_path, edit)
     with pytest.raises(IndexIntegrityError, match="do not match the configuration"):

@@ -9,11 +9,13 @@ import threading
 import urllib.request
 
 import pytest
-from test_chat import SHOP
+from conftest import SHOP
 
 from dona.chat import ChatEngine, Conversation
 from dona.errors import LLMError
-from dona.llm import LlamaCppBackend, OpenAIBackend, Prompt, Usage, create_backend, llm_backends
+from dona.llm import Prompt, Usage, create_backend, llm_backends
+from dona.llm.llamacpp import LlamaCppBackend
+from dona.llm.openai_api import OpenAIBackend
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import dona.models as models
+import dona.llm.models as models
 from dona.errors import LLMError
 
 

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from dona import rkllm
 from dona.errors import LLMError
 from dona.llm import Prompt, Usage, create_backend, llm_backends
-from dona.rkllm import QWEN_TEMPLATE, RKLLMBackend, rkllm_backend, rkllm_library_loads
+from dona.llm.rkllm import QWEN_TEMPLATE, rkllm_library_loads
+from dona.llm.rkllm import binding as rkllm
+from dona.llm.rkllm.backend import RKLLMBackend, rkllm_backend
 
 STUB_SOURCE = r"""
 #include <stdbool.h>

@@ -10,6 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import CATALOG
 
 from dona.errors import (
     CatalogFileError,
@@ -20,15 +21,8 @@ from dona.errors import (
 )
 from dona.search import Filters
 from dona.service import Dona
-from dona.storage import FAILED, RETIRED, Store
-
-CATALOG = b"""id,title,brand,price,stock,category
-s1,Portable Bluetooth Speaker,Acme,49.00,4,Audio
-s2,Waterproof Bluetooth Speaker,Bolt,89.00,0,Audio
-s3,Bluetooth Headphones,Acme,120.00,2,Audio
-c1,USB-C Cable 2m,Bolt,9.99,10,Cables
-c2,HDMI Cable,Acme,,5,Cables
-"""
+from dona.store.rows import FAILED, RETIRED
+from dona.store.store import Store
 
 
 def live(dona, name="default"):
@@ -118,7 +112,7 @@ def test_failure_mid_build_keeps_previous_version(dona, monkeypatch):
     def explode(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("dona.service.BM25Index.build", explode)
+    monkeypatch.setattr("dona.index.lexical.BM25Index.build", explode)
     with pytest.raises(OSError, match="disk full"):
         dona.ingest_bytes(CATALOG.replace(b"Acme", b"Zed"), filename="shop.csv")
     assert live(dona).id == before.id
@@ -138,13 +132,15 @@ def test_process_killed_mid_ingest_leaves_previous_version_serving(dona, tmp_pat
     script = textwrap.dedent(
         f"""
         import os, signal, sys
-        sys.path.insert(0, {os.path.dirname(__file__)!r})
-        import conftest  # registers the test embedder
+        sys.path.insert(0, {os.path.dirname(os.path.dirname(__file__))!r})
+        import conftest
+        conftest.register_hashing_embedder()
+        import dona.index.lexical
         import dona.service
         from dona.config import Settings
         def die(*a, **k):
             os.kill(os.getpid(), signal.SIGKILL)
-        dona.service.BM25Index.build = die
+        dona.index.lexical.BM25Index.build = die
         service = dona.service.Dona(Settings(data_dir={str(dona.settings.data_dir)!r}, embedder="test-hashing"))
         service.ingest_file({str(tmp_path / "new.csv")!r})
         """
@@ -203,7 +199,7 @@ def test_catalog_resolution_and_names(dona):
     assert dona.search("speaker").catalog == "shop-eu"  # the only catalog is the default
     with pytest.raises(ConfigError, match="not allowed"):
         dona.ingest_bytes(CATALOG, catalog="../etc")
-    assert [c["name"] for c in dona.catalogs()] == ["shop-eu"]
+    assert [c.name for c in dona.catalogs()] == ["shop-eu"]
 
 
 def test_bad_search_arguments(dona):
@@ -233,14 +229,14 @@ def test_rollback_restores_an_earlier_version(dona):
     dona.ingest_bytes(CATALOG.replace(b"Acme", b"Zed"), filename="v2.csv")
     assert dona.search("portable", k=1, mode="lexical").results[0].product.brand == "Zed"
     rows = dona.versions()
-    assert [(r["version"], r["status"], r["restorable"]) for r in rows] == [
+    assert [(r.version, r.status, r.restorable) for r in rows] == [
         (2, "live", False),
         (1, "ready", True),
     ]
     assert dona.rollback(None, 1) == 1
     assert live(dona).number == 1
     assert dona.search("portable", k=1, mode="lexical").results[0].product.brand == "Acme"
-    assert dona.catalogs()[0]["version"] == 1
+    assert dona.catalogs()[0].version == 1
     with pytest.raises(DonaError, match="version 1 of 'default' is already live"):
         dona.rollback(None, 1)
     with pytest.raises(
@@ -254,7 +250,7 @@ def test_rollback_restores_an_earlier_version(dona):
         dona.ingest_bytes(CATALOG + f"x{i},Extra {i},Acme,1,1,x\n".encode(), filename="n.csv")
     dona.rollback("default", 3)
     dona.ingest_bytes(CATALOG + b"y1,Extra y,Acme,1,1,x\n", filename="n.csv")
-    statuses = {r["version"]: r["status"] for r in dona.versions()}
+    statuses = {r.version: r.status for r in dona.versions()}
     assert statuses[6] == "live" and statuses[5] == "ready"
 
 

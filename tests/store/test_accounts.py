@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from dona.accounts import Accounts, Merchant, hash_password, verify_password
 from dona.errors import AuthError, ConfigError
-from dona.storage import MerchantRow, SignInFailureRow, Store
+from dona.store.accounts import Accounts, Merchant, hash_password, verify_password
+from dona.store.rows import MerchantRow, SignInFailureRow
+from dona.store.store import Store
 
 PASSWORD = "correct horse battery"
 

@@ -5,7 +5,8 @@ import pytest
 
 from dona.catalog import Product
 from dona.errors import CatalogNotFoundError
-from dona.storage import BUILDING, FAILED, READY, Store
+from dona.store.rows import BUILDING, FAILED, READY
+from dona.store.store import Store
 
 
 @pytest.fixture

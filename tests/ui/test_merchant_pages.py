@@ -138,7 +138,7 @@ def test_upload_with_a_bad_row_then_the_fixed_file(shop):
     ]
     ingest = ingest_button(at)
     assert ingest.disabled  # nothing can change while the file has problems
-    assert shop.versions("kitchen")[0]["version"] == 1
+    assert shop.versions("kitchen")[0].version == 1
 
     upload(at, "kitchen.csv", FIXED)
     assert any("All 3 rows are valid: 3 products." in s.value for s in at.success)

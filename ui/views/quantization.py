@@ -1,5 +1,5 @@
 """The quantization panel: measure cheaper index phases on the merchant's own catalog and
-adopt one only through the 3% gate (dona/harness.py does the measuring and the gate)."""
+adopt one only through the 3% gate (dona/eval/harness.py does the measuring and the gate)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import streamlit as st
 from shared import current_dona, require_merchant, run_guarded
 
 from dona.errors import CatalogNotFoundError
-from dona.harness import (
+from dona.eval.harness import (
     DEFAULT_CANDIDATES,
     DEFAULT_THRESHOLD,
     autopilot,
@@ -69,14 +69,13 @@ def quantization_page() -> None:
     catalog = merchant.catalog
     st.header(f"Quantization: {catalog}")
     try:
-        live = dona.store.live_version(catalog)
+        serving = dona.index_setting(catalog)
     except CatalogNotFoundError:
         st.info("Upload a catalog first; then cheaper index phases can be measured on it.")
         return
-    settings = dona.store.catalog(catalog)
     st.caption(
-        f"Serving version {live.number} with index phase {live.phase} "
-        f"{settings.phase_config or ''}. A cheaper phase is adopted only when it loses less "
+        f"Serving version {serving.version} with index phase {serving.phase} "
+        f"{serving.config or ''}. A cheaper phase is adopted only when it loses less "
         f"than {DEFAULT_THRESHOLD:.0%} nDCG@10, Recall@10 and Recall@100 against float32, in "
         "dense and hybrid retrieval, measured here on your catalog."
     )
@@ -100,7 +99,7 @@ def quantization_page() -> None:
         return
     candidates = [labels[label] for label in chosen]
     status = st.status("Measuring…", expanded=False)
-    products = dona.store.all_products(live.id)
+    products = dona.all_products(catalog)
     data = probe_queries(products, n=PROBES)
     dataset = f"{catalog} (probes)"
     if adopt:

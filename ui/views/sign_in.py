@@ -1,4 +1,4 @@
-"""Merchant sign-in. Failed attempts are rate limited per username (dona/accounts.py)."""
+"""Merchant sign-in. Failed attempts are rate limited per username (dona/store/accounts.py)."""
 
 from __future__ import annotations
 

@@ -92,11 +92,11 @@ def upload_page() -> None:
     done = st.session_state.pop("merchant_last_ingest", None)
     if done:
         st.success(done)
-    live = next((c for c in dona.catalogs() if c["name"] == catalog and c["version"]), None)
+    live = next((c for c in dona.catalogs() if c.name == catalog and c.version), None)
     if live:
         st.caption(
-            f"Live now: version {live['version']}, {live['products']:,} products, index "
-            f"phase {live['phase']}. Shoppers keep using it until a new upload is complete."
+            f"Live now: version {live.version}, {live.products:,} products, index "
+            f"phase {live.phase}. Shoppers keep using it until a new upload is complete."
         )
     else:
         st.caption("This catalog has no products yet.")

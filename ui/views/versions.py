@@ -25,27 +25,27 @@ def versions_page() -> None:
         "on disk and can be restored; restoring switches shoppers over at once."
     )
     for row in versions:
-        with st.container(border=True, key=f"merchant_version_{row['version']}"):
+        with st.container(border=True, key=f"merchant_version_{row.version}"):
             left, right = st.columns([4, 1])
             left.text(
-                f"Version {row['version']} · {row['status']} · {row['products']:,} products · "
-                f"index {row['phase'] or '-'} · {row['source'] or '-'} · "
-                f"{(row['created'] or '')[:19].replace('T', ' ')}"
+                f"Version {row.version} · {row.status} · {row.products:,} products · "
+                f"index {row.phase or '-'} · {row.source or '-'} · "
+                f"{(row.created or '')[:19].replace('T', ' ')}"
             )
-            if row["restorable"] and right.button(
-                f"Restore v{row['version']}", key=f"merchant_restore_{row['version']}"
+            if row.restorable and right.button(
+                f"Restore v{row.version}", key=f"merchant_restore_{row.version}"
             ):
-                number = dona.rollback(merchant.catalog, row["version"])
+                number = dona.rollback(merchant.catalog, row.version)
                 st.session_state["merchant_restored"] = f"Version {number} is live again."
                 st.rerun()
 
     st.subheader("Recent ingests")
-    runs = dona.store.runs(merchant.catalog, limit=20)
+    runs = dona.ingest_runs(merchant.catalog, limit=20)
     st.dataframe(
         [
             {
-                "started": run.started_at.isoformat()[:19].replace("T", " "),
-                "file": run.source_name or "",
+                "started": run.started[:19].replace("T", " "),
+                "file": run.source or "",
                 "status": run.status,
                 "rows": run.rows_total,
                 "ingested": run.rows_ingested,
