@@ -6,7 +6,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dona.errors import ConfigError
@@ -31,7 +31,13 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL; e.g. postgresql+psycopg://user:pw@host/dona. "
-        "Default: SQLite file <data_dir>/dona.db.",
+        "Default: SQLite file <data_dir>/dona.db. Leave the password out and set "
+        "DONA_DATABASE_PASSWORD, so any character in it works and no message can echo it.",
+    )
+    database_password: SecretStr | None = Field(
+        default=None,
+        description="Password for DONA_DATABASE_URL, kept apart from the URL (no escaping "
+        "needed; never shown in a message).",
     )
     catalog: str = Field(default="default", description="Catalog used when none is named.")
     embedder: str = Field(
@@ -73,6 +79,23 @@ class Settings(BaseSettings):
     )
     signin_window_s: int = Field(
         default=900, ge=1, description="Sign-in rate-limit window, seconds."
+    )
+    signin_client_max_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failed merchant sign-ins allowed per client (IP address) per window, "
+        "whatever usernames it tries.",
+    )
+    signin_global_max_failures: int = Field(
+        default=100,
+        ge=1,
+        description="Failed merchant sign-ins allowed in all per window (a brake on guessing "
+        "spread over many addresses; it also refuses the right password while it holds).",
+    )
+    merchant_idle_timeout_s: int = Field(
+        default=1800,
+        ge=60,
+        description="A merchant is signed out after this many seconds without a page view.",
     )
 
     # Chat (dona/chat/) and its language model backend (dona/llm/).

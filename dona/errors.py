@@ -28,8 +28,17 @@ class AuthError(DonaError):
     exit_code = 3
 
 
+class SignedOutError(AuthError):
+    """A merchant's session ended: idle too long, or the account was removed or its
+    password changed since the sign-in. Signing in again is the fix."""
+
+
 class CatalogNotFoundError(DonaError):
     """The requested catalog does not exist or has no live version."""
+
+
+class CatalogBusyError(DonaError):
+    """Another ingest, phase change or rollback of the same catalog is running."""
 
 
 class CatalogFileError(DonaError):

@@ -209,13 +209,20 @@ def save_vectors(vectors: np.ndarray, directory: Path) -> None:
     np.save(directory / VECTORS, np.ascontiguousarray(vectors, dtype=np.float32))
 
 
-def write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
+def write_manifest(
+    directory: Path, manifest: dict[str, Any], known_checksums: dict[str, str] | None = None
+) -> None:
     """Checksums every listed file, then writes the manifest last (its presence marks a
-    complete build) via a rename so a reader never sees half a manifest."""
+    complete build) via a rename so a reader never sees half a manifest.
+
+    `known_checksums`: files hard-linked from a version whose manifest was just verified
+    (the same bytes: not hashed twice)."""
+    known = known_checksums or {}
     manifest = dict(manifest)
     manifest["format"] = MANIFEST_FORMAT
     manifest["checksums"] = {
-        name: sha256_file(directory / name) for name in sorted(manifest.get("files", []))
+        name: known.get(name) or sha256_file(directory / name)
+        for name in sorted(manifest.get("files", []))
     }
     tmp = directory / (MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))

@@ -2,7 +2,14 @@
 call its typed methods; only this package and `dona.store` touch the database.
 
 The jobs live beside it: `ingest` (the pipeline), `versions` (version files, publish,
-prune), `serving` (loaded live versions and ranking)."""
+prune), `serving` (loaded live versions and ranking).
+
+Authorization lives here, not only in the pages: every operation that changes or reports
+on a catalog for its merchant (ingest, rollback, adopting a phase, versions, ingest runs,
+the index setting) takes an optional `merchant=`. Given one, the account is checked
+against the database (removed, or a new password since the sign-in: `SignedOutError`)
+and any other catalog is refused with `AuthError`. Without one the caller is the
+operator (the CLI, scripts), as before."""
 
 from __future__ import annotations
 
@@ -16,7 +23,14 @@ from dona.catalog import ParseOptions, ParseResult, Product, check_catalog_name
 from dona.catalog.parse import parse_catalog
 from dona.config import Settings, get_settings
 from dona.embed import Embedder, get_embedder
-from dona.errors import CatalogFileError, CatalogNotFoundError, ConfigError, DonaError
+from dona.errors import (
+    AuthError,
+    CatalogFileError,
+    CatalogNotFoundError,
+    ConfigError,
+    DonaError,
+    SignedOutError,
+)
 from dona.index import VECTORS, phases
 from dona.search import Filters, Hit, Mode, clean_query
 from dona.service.ingest import ingest as run_ingest
@@ -35,13 +49,14 @@ from dona.service.types import (
 from dona.service.versions import (
     build_index_files,
     catalog_lock,
+    clean_abandoned_builds,
     discard_stale_builds,
     prune_versions,
     publish_version,
     remove_version_dirs,
     version_dir,
 )
-from dona.store import Accounts, Store
+from dona.store import Accounts, Merchant, Store
 from dona.store.rows import FAILED, READY
 
 
@@ -59,9 +74,14 @@ class Dona:
     def __init__(self, settings: Settings | None = None, store: Store | None = None):
         self.settings = settings or get_settings()
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.store = store or Store(self.settings.resolved_database_url)
+        password = self.settings.database_password
+        self.store = store or Store(
+            self.settings.resolved_database_url,
+            password=password.get_secret_value() if password else None,
+        )
         self.store.create_schema()
         self._served = ServedVersions(self.store)
+        clean_abandoned_builds(self.settings, self.store)  # what a killed ingest left
 
     def close(self) -> None:
         """Release database connections (tests and short-lived scripts)."""
@@ -74,8 +94,42 @@ class Dona:
     @property
     def accounts(self) -> Accounts:
         return Accounts(
-            self.store, self.settings.signin_max_failures, self.settings.signin_window_s
+            self.store,
+            self.settings.signin_max_failures,
+            self.settings.signin_window_s,
+            client_max_failures=self.settings.signin_client_max_failures,
+            global_max_failures=self.settings.signin_global_max_failures,
         )
+
+    # ---- merchants ---------------------------------------------------------------------
+
+    def merchant_session(self, merchant: Merchant, idle_s: float | None = None) -> Merchant:
+        """A signed-in merchant still valid for a page: not idle for longer than
+        `DONA_MERCHANT_IDLE_TIMEOUT_S`, account not removed, password not changed since.
+        Otherwise `SignedOutError` (the UI signs the session out)."""
+        timeout = self.settings.merchant_idle_timeout_s
+        if idle_s is not None and idle_s > timeout:
+            minutes = max(1, timeout // 60)
+            raise SignedOutError(
+                f"you were signed out after {minutes} minute{'s' if minutes != 1 else ''} "
+                "without activity; sign in again"
+            )
+        return self.accounts.check(merchant)
+
+    def _merchant_catalog(self, merchant: Merchant | None, catalog: str | None) -> str | None:
+        """The catalog a merchant operation acts on: with a merchant, theirs and no other
+        (checked against the accounts table); without, `catalog` as given (operator)."""
+        if merchant is None:
+            return catalog
+        if not isinstance(merchant, Merchant):
+            raise AuthError("sign in as a merchant first")
+        merchant = self.accounts.check(merchant)
+        if catalog is not None and catalog != merchant.catalog:
+            raise AuthError(
+                f"merchant {merchant.username!r} manages catalog {merchant.catalog!r}, not "
+                f"{catalog!r}"
+            )
+        return merchant.catalog
 
     # ---- catalogs --------------------------------------------------------------------
 
@@ -110,10 +164,12 @@ class Dona:
         """Brands of the live version (for filter pickers)."""
         return self.store.brands(self.store.live_version(self.resolve_catalog(catalog)).id)
 
-    def index_setting(self, catalog: str | None = None) -> IndexSetting:
+    def index_setting(
+        self, catalog: str | None = None, *, merchant: Merchant | None = None
+    ) -> IndexSetting:
         """The live version and the index phase (with its config) the catalog is served
         with; later ingests build with the same phase."""
-        name = self.resolve_catalog(catalog)
+        name = self.resolve_catalog(self._merchant_catalog(merchant, catalog))
         live = self.store.live_version(name)
         row = self.store.catalog(name)
         return IndexSetting(
@@ -157,12 +213,15 @@ class Dona:
         prices_in_minor_units: bool = False,
         progress: StageProgress | None = None,
         columns: dict[str, str] | None = None,
+        *,
+        merchant: Merchant | None = None,
     ) -> IngestReport:
         """Parse, validate, store, embed and index a catalog as a new version, then make
         it live. Any failure leaves the live version exactly as it was.
 
         `columns` overrides the automatic column mapping: product field -> file column
-        ("" leaves the field out)."""
+        ("" leaves the field out). `merchant`: only their own catalog."""
+        catalog = self._merchant_catalog(merchant, catalog)
         name = check_catalog_name(catalog or self.settings.catalog)
         return run_ingest(
             self.settings,
@@ -198,8 +257,12 @@ class Dona:
             data, filename, self.parse_options(currency, prices_in_minor_units, columns)
         )
 
-    def ingest_runs(self, catalog: str | None = None, limit: int = 20) -> list[IngestRunInfo]:
-        """The catalog's recent ingest runs, newest first, with their outcome."""
+    def ingest_runs(
+        self, catalog: str | None = None, limit: int = 20, *, merchant: Merchant | None = None
+    ) -> list[IngestRunInfo]:
+        """The catalog's recent ingest runs, newest first, with their outcome (and lines
+        about versions that could not be served)."""
+        catalog = self._merchant_catalog(merchant, catalog)
         return [
             IngestRunInfo(
                 started=_iso(run.started_at) or "",
@@ -222,26 +285,29 @@ class Dona:
         config: dict[str, Any],
         evidence: dict[str, Any],
         progress: StageProgress | None = None,
+        *,
+        merchant: Merchant | None = None,
     ) -> int:
         """Serve a catalog with another index phase: a new version with the same products
         and vectors, the new index and the evaluation evidence in its manifest, switched
         live atomically. Later ingests of the catalog use the same phase.
 
         Callers go through the gate first (`dona.eval.harness.autopilot`)."""
-        name = self.resolve_catalog(catalog)
+        name = self.resolve_catalog(self._merchant_catalog(merchant, catalog))
         phases.get(phase)  # unknown phase: a clear error before anything is written
         progress = progress or _no_progress
         with catalog_lock(self.settings, name):
             catalog_row = self.store.ensure_catalog(name)
-            discard_stale_builds(self.store, catalog_row.id)
+            discard_stale_builds(self.settings, self.store, catalog_row)
             live = self.store.live_version(name)
-            source_dir = Path(live.index_dir or "")
-            self.served(name)  # verifies the live files against their manifest
+            # the verified files being served (an earlier version if the live one is damaged)
+            served = self.served(name)
+            source_dir = served.directory
             vectors = np.load(source_dir / VECTORS)
             version = self.store.new_version(catalog_row.id, live.source_name, live.source_sha256)
             build_dir = version_dir(self.settings, name, version.number)
             try:
-                self.store.copy_products(live.id, version.id)
+                self.store.copy_products(served.version_id, version.id)
                 self.store.set_catalog_phase(catalog_row.id, phase, config)
                 catalog_row.phase, catalog_row.phase_config = phase, config
                 publish_version(
@@ -271,10 +337,12 @@ class Dona:
             prune_versions(self.settings, self.store, name)
         return version.number
 
-    def versions(self, catalog: str | None = None) -> list[VersionInfo]:
+    def versions(
+        self, catalog: str | None = None, *, merchant: Merchant | None = None
+    ) -> list[VersionInfo]:
         """The catalog's versions, newest first, with which one is live and which can be
         restored (kept on disk)."""
-        name = self.resolve_catalog(catalog)
+        name = self.resolve_catalog(self._merchant_catalog(merchant, catalog))
         live_id = self.store.live_version(name).id
         return [
             VersionInfo(
@@ -292,10 +360,12 @@ class Dona:
             for v in self.store.versions(name)
         ]
 
-    def rollback(self, catalog: str | None, version: int) -> int:
+    def rollback(
+        self, catalog: str | None, version: int, *, merchant: Merchant | None = None
+    ) -> int:
         """Make an earlier, still-kept version live again (its files verified first);
         new ingests then build with that version's index phase."""
-        name = self.resolve_catalog(catalog)
+        name = self.resolve_catalog(self._merchant_catalog(merchant, catalog))
         with catalog_lock(self.settings, name):
             catalog_row = self.store.catalog(name)
             live = self.store.live_version(name)

@@ -102,7 +102,7 @@ def ingest(
     timings: dict[str, float] = {}
     with catalog_lock(settings, name):
         catalog_row = store.ensure_catalog(name)
-        discard_stale_builds(store, catalog_row.id)
+        discard_stale_builds(settings, store, catalog_row)
         run_id = store.start_run(catalog_row.id, filename)
         version_id: int | None = None
         build_dir: Path | None = None

@@ -1,7 +1,13 @@
-"""Serving: the live version of each catalog loaded (and verified) once, and ranking."""
+"""Serving: the live version of each catalog loaded (and verified) once, and ranking.
+
+A version's files are checksummed once, when it is loaded, never per request. A live
+version whose files fail that check is not retried on every request either: shoppers
+are served the newest earlier kept version that passes (and the merchant finds a line
+about it in the catalog's ingest history) until the live pointer changes."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -13,11 +19,14 @@ import numpy as np
 from dona.catalog import TEXT_RECIPE
 from dona.config import Settings
 from dona.embed import Embedder
+from dona.errors import IndexIntegrityError
 from dona.index import VECTORS, VectorIndex, phases, read_manifest
 from dona.index.lexical import BM25Index
 from dona.search import Filters, Hit, Mode, hybrid_fusion
 from dona.store import Store
-from dona.store.rows import CatalogVersionRow
+from dona.store.rows import READY, CatalogVersionRow
+
+log = logging.getLogger("dona.serving")
 
 
 @dataclass
@@ -32,6 +41,8 @@ class ServedVersion:
     lexical: BM25Index
     facets: dict[str, np.ndarray]
     vectors: np.ndarray  # memory-mapped float32 (exact reference)
+    # the number of the live version this one stands in for, when that one is damaged
+    fallback_for: int | None = None
 
     @property
     def catalog(self) -> str:
@@ -43,24 +54,73 @@ class ServedVersions:
 
     def __init__(self, store: Store):
         self.store = store
-        self._served: dict[str, ServedVersion] = {}
+        # catalog -> (id of the live version it answers for, what is served)
+        self._served: dict[str, tuple[int, ServedVersion]] = {}
+        # catalog -> (live version id, why neither it nor any kept version loads)
+        self._broken: dict[str, tuple[int, str]] = {}
         self._lock = threading.Lock()
 
     def get(self, name: str, embedder: Embedder) -> ServedVersion:
         live = self.store.live_version(name)
-        current = self._served.get(name)
-        if current is not None and current.version_id == live.id:
-            return current
+        entry = self._served.get(name)
+        if entry is not None and entry[0] == live.id:
+            return entry[1]
         with self._lock:
-            current = self._served.get(name)
-            if current is None or current.version_id != live.id:
-                current = self.load(name, live, embedder)
-                self._served[name] = current
-        return current
+            entry = self._served.get(name)
+            if entry is not None and entry[0] == live.id:
+                return entry[1]
+            broken = self._broken.get(name)
+            if broken is not None and broken[0] == live.id:
+                # checked once already: no re-hashing per request (a new exception each
+                # time: re-raising one object would grow its traceback without end)
+                raise IndexIntegrityError(broken[1])
+            try:
+                served = self.load(name, live, embedder)
+            except IndexIntegrityError as exc:
+                served = self._fallback(name, live, embedder, exc)
+            self._served[name] = (live.id, served)
+            self._broken.pop(name, None)
+        return served
 
     def put(self, name: str, served: ServedVersion) -> None:
+        """A version just made live (rollback), already loaded and verified."""
         with self._lock:
-            self._served[name] = served
+            self._served[name] = (served.version_id, served)
+            self._broken.pop(name, None)
+
+    def _fallback(
+        self, name: str, live: CatalogVersionRow, embedder: Embedder, error: IndexIntegrityError
+    ) -> ServedVersion:
+        """The newest earlier kept version whose files pass, else a later one (after a
+        rollback); `error` again when none does."""
+        kept = [
+            v
+            for v in self.store.versions(name)
+            if v.id != live.id and v.status == READY and v.index_dir
+        ]
+        kept.sort(key=lambda v: (v.number > live.number, -v.number))
+        for row in kept:
+            try:
+                served = self.load(name, row, embedder)
+            except IndexIntegrityError:
+                continue
+            served.fallback_for = live.number
+            message = (
+                f"version {live.number} cannot be served ({error}); shoppers are served "
+                f"version {row.number} instead until you restore a version or upload the "
+                "catalog again"
+            )
+            log.error("catalog %r: %s", name, message)
+            self.store.record_event(name, "damaged", message)
+            return served
+        message = (
+            f"version {live.number} cannot be served ({error}) and no kept version can stand "
+            "in for it; upload the catalog again"
+        )
+        log.error("catalog %r: %s", name, message)
+        self.store.record_event(name, "damaged", message)
+        self._broken[name] = (live.id, str(error))
+        raise error
 
     def load(self, catalog: str, row: CatalogVersionRow, embedder: Embedder) -> ServedVersion:
         """Load a version's files, refusing any that do not match their manifest."""

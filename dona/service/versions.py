@@ -1,12 +1,13 @@
-"""Catalog versions on disk: built beside the live one in `<dir>.building`, renamed into
-place when complete, switched live in one transaction, pruned to `keep_versions`.
-Version files are immutable, so an unchanged rebuild hard-links them."""
+"""Catalog versions on disk: built beside the live one in `<dir>.building`, fsynced,
+renamed into place when complete, switched live in one transaction, pruned to
+`keep_versions`. Version files are immutable, so an unchanged rebuild hard-links them
+(after checking them against their manifest). Builds left by a process that died are
+removed when the next `Dona` starts or the next ingest of the catalog begins."""
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -16,10 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from dona.catalog import TEXT_RECIPE
+from dona.catalog import TEXT_RECIPE, check_catalog_name
 from dona.config import Settings
-from dona.errors import CatalogNotFoundError, DonaError
-from dona.index import MANIFEST, VECTORS, link_or_copy, phases, save_vectors, write_manifest
+from dona.errors import CatalogBusyError, CatalogNotFoundError, ConfigError, IndexIntegrityError
+from dona.index import (
+    VECTORS,
+    link_or_copy,
+    phases,
+    read_manifest,
+    save_vectors,
+    write_manifest,
+)
 from dona.index.lexical import BM25_FILES, BM25Index
 from dona.service.types import StageProgress
 from dona.store import Store
@@ -32,15 +40,32 @@ def remove_version_dirs(final_dir: Path) -> None:
     shutil.rmtree(final_dir, ignore_errors=True)
 
 
-def _manifest_or_none(directory: Path | None) -> dict[str, Any] | None:
-    """A previous version's manifest, for reuse decisions (its files are re-checksummed
-    into the new manifest, so a damaged file cannot slip through)."""
+def _verified_manifest_or_none(directory: Path | None) -> dict[str, Any] | None:
+    """A previous version's manifest, for reuse decisions, only if its files still match
+    it: hard-linking a damaged file would bless it with a fresh checksum."""
     if directory is None:
         return None
     try:
-        return json.loads((directory / MANIFEST).read_text())
-    except (OSError, ValueError):
+        return read_manifest(directory, expect={})
+    except (IndexIntegrityError, OSError, ValueError):
         return None
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: Path) -> None:
+    """Every file and folder under `root` on disk, so a power cut after the version goes
+    live cannot leave it with empty or missing files."""
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            _fsync(Path(folder) / name)
+        _fsync(Path(folder), directory=True)
 
 
 @contextmanager
@@ -52,7 +77,7 @@ def catalog_lock(settings: Settings, name: str) -> Iterator[None]:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise DonaError(
+            raise CatalogBusyError(
                 f"another ingest of catalog {name!r} is running; wait for it to finish"
             ) from None
         try:
@@ -73,12 +98,45 @@ def live_dir(store: Store, catalog: str) -> Path | None:
     return Path(live.index_dir) if live.index_dir else None
 
 
-def discard_stale_builds(store: Store, catalog_id: int) -> None:
-    """Versions left `building` by a process that died: their rows and files go."""
-    for row in store.abandon_stale_builds(catalog_id):
+def discard_stale_builds(settings: Settings, store: Store, catalog_row: CatalogRow) -> None:
+    """Under the catalog's lock: versions left `building` by a process that died, and
+    any `.building` folder, go (rows and files)."""
+    for row in store.abandon_stale_builds(catalog_row.id):
         store.delete_version_rows(row.id)
+        remove_version_dirs(version_dir(settings, catalog_row.name, row.number))
         if row.index_dir:
             shutil.rmtree(row.index_dir, ignore_errors=True)
+    _remove_build_folders(settings, catalog_row.name)
+
+
+def _remove_build_folders(settings: Settings, catalog: str) -> None:
+    folder = settings.index_root / catalog
+    if folder.is_dir():
+        for leftover in folder.glob("*.building"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def clean_abandoned_builds(settings: Settings, store: Store) -> None:
+    """At start: what dead ingests left behind, for each catalog whose lock is free (a
+    catalog being ingested right now owns its build). Never fails the start."""
+    try:
+        names = set(store.catalogs_with_stale_builds())
+        root = settings.index_root
+        if root.is_dir():
+            names.update(d.name for d in root.iterdir() if any(d.glob("*.building")))
+    except OSError:
+        return
+    for name in sorted(names):
+        try:
+            check_catalog_name(name)
+            with catalog_lock(settings, name):
+                row = store.catalog(name)
+                if row is not None:
+                    discard_stale_builds(settings, store, row)
+                else:
+                    _remove_build_folders(settings, name)
+        except (CatalogBusyError, ConfigError, OSError):
+            continue
 
 
 def publish_version(
@@ -88,15 +146,19 @@ def publish_version(
     version: CatalogVersionRow,
     build: Callable[[Path], dict[str, Any]],
 ) -> Path:
-    """Build a version's files in `<dir>.building`, rename it into place when complete,
-    then flip the live pointer in one transaction."""
+    """Build a version's files in `<dir>.building`, fsync them, rename the folder into
+    place when complete (and fsync that rename), then flip the live pointer in one
+    transaction."""
     final_dir = version_dir(settings, catalog_row.name, version.number)
     build_dir = final_dir.with_name(final_dir.name + ".building")
     shutil.rmtree(build_dir, ignore_errors=True)
     build_dir.mkdir(parents=True)
     manifest = build(build_dir)
+    fsync_tree(build_dir)
     shutil.rmtree(final_dir, ignore_errors=True)
     build_dir.replace(final_dir)
+    _fsync(final_dir.parent, directory=True)  # the rename
+    _fsync(settings.index_root, directory=True)  # the catalog folder, when it is new
     store.update_version(
         version.id,
         product_count=manifest["count"],
@@ -131,7 +193,7 @@ def build_index_files(
     texts_sha256 = (
         hashlib.sha256("\x00".join(texts).encode()).hexdigest() if texts is not None else None
     )
-    previous = _manifest_or_none(reuse_from)
+    previous = _verified_manifest_or_none(reuse_from)
     if texts_sha256 is None and previous is not None:
         texts_sha256 = previous.get("texts_sha256")
     same_texts = previous is not None and previous.get("texts_sha256") == texts_sha256
@@ -141,11 +203,18 @@ def build_index_files(
         and previous.get("phase_request") == request
     )
     threads = settings.threads or os.cpu_count() or 1
-    progress("index", 0, 3)
-    if same_index:
-        for name in previous["files"]:
+    known: dict[str, str] = {}  # checksums of files linked from the verified version
+
+    def reuse(names: list[str]) -> None:
+        for name in names:
             (directory / name).parent.mkdir(parents=True, exist_ok=True)
             link_or_copy(reuse_from / name, directory / name)
+            if os.path.samefile(reuse_from / name, directory / name):
+                known[name] = previous["checksums"][name]
+
+    progress("index", 0, 3)
+    if same_index:
+        reuse(list(previous["files"]))
         phase_manifest = previous["phase_config"]
     else:
         save_vectors(vectors, directory)
@@ -153,9 +222,7 @@ def build_index_files(
         phase_manifest = phases.create(phase, settings, **config).build(vectors, directory, threads)
         progress("index", 2, 3)
         if same_texts:
-            for name in BM25_FILES:
-                (directory / name).parent.mkdir(parents=True, exist_ok=True)
-                link_or_copy(reuse_from / name, directory / name)
+            reuse(list(BM25_FILES))
         else:
             BM25Index.build(texts or [], directory)
     progress("index", 3, 3)
@@ -174,7 +241,7 @@ def build_index_files(
     }
     if evidence is not None:
         manifest["quantization"] = evidence
-    write_manifest(directory, manifest)
+    write_manifest(directory, manifest, known_checksums=known)
     return manifest
 
 

@@ -125,15 +125,27 @@ class MerchantRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class SignInFailureRow(Base):
-    """Failed sign-ins, per username, for rate limiting (kept in SQL so every app process
-    and restart sees them)."""
+class SignInAttemptRow(Base):
+    """Sign-in attempts that count against the limits: a row is written before the password
+    is checked (so parallel attempts cannot all slip under the limit) and deleted when it
+    turns out right. Kept in SQL so every app process and restart sees them."""
 
-    __tablename__ = "sign_in_failures"
+    __tablename__ = "sign_in_attempts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    client: Mapped[str | None] = mapped_column(String(100), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class LockRow(Base):
+    """A named mutex for short transactions: updating the row takes PostgreSQL's row lock
+    or SQLite's write lock until commit, on every database SQLAlchemy speaks."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    counter: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 def text_hash(text: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import numpy as np
 from sqlalchemy import (
@@ -21,7 +22,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -41,11 +42,43 @@ from dona.store.rows import (
     utcnow,
 )
 
+BAD_URL = (
+    "DONA_DATABASE_URL is not a database URL DONA can use; write it as "
+    "dialect+driver://user@host:port/database (e.g. postgresql+psycopg://dona@db:5432/dona) "
+    "and put the password in DONA_DATABASE_PASSWORD"
+)
 
-def make_engine(url: str) -> Engine:
+
+def _scrub(text: str, secret: str | None) -> str:
+    """A driver's message with the password taken out, plain and URL-encoded."""
+    if secret:
+        for form in {secret, quote_plus(secret), quote(secret, safe="")}:
+            text = text.replace(form, "***")
+    return text
+
+
+def parse_database_url(url: str, password: str | None = None) -> URL:
+    """The URL, with `password` set apart from it (any character works). A URL that does
+    not parse is refused without echoing it: it may hold a password."""
     try:
-        if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30})
+        parsed = make_url(url)
+    except Exception:  # ArgumentError, or ValueError from a port that is not a number
+        raise ConfigError(BAD_URL) from None
+    if "@" in (parsed.host or ""):  # an unencoded '@' in the password: the rest became host
+        raise ConfigError(
+            "DONA_DATABASE_URL has an '@' after its password part; a password with '@' "
+            "must be URL-encoded (%40), or better, given in DONA_DATABASE_PASSWORD"
+        )
+    if password:
+        parsed = parsed.set(password=password)
+    return parsed
+
+
+def make_engine(url: str, password: str | None = None) -> Engine:
+    parsed = parse_database_url(url, password)
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(parsed, connect_args={"timeout": 30})
 
             @event.listens_for(engine, "connect")
             def _sqlite_pragmas(dbapi_conn, _record):  # WAL: readers never block the ingest
@@ -56,24 +89,27 @@ def make_engine(url: str) -> Engine:
                 cur.close()
 
             return engine
-        return create_engine(url, pool_pre_ping=True)
-    except Exception as exc:  # bad URL, missing driver
-        raise ConfigError(f"cannot use DONA_DATABASE_URL {url!r}: {exc}") from None
+        return create_engine(parsed, pool_pre_ping=True)
+    except Exception as exc:  # unknown dialect, missing driver
+        raise ConfigError(
+            f"cannot use DONA_DATABASE_URL {parsed.render_as_string(hide_password=True)}: "
+            f"{_scrub(str(exc), parsed.password)}"
+        ) from None
 
 
 class Store:
     """All SQL access goes through here."""
 
-    def __init__(self, url: str):
-        self.url = url
-        self.engine = make_engine(url)
+    def __init__(self, url: str, password: str | None = None):
+        self.engine = make_engine(url, password)
         self.Session = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_schema(self) -> None:
         try:
             Base.metadata.create_all(self.engine)
-        except Exception as exc:
-            raise ConfigError(f"cannot open the database at {self._safe_url()}: {exc}") from None
+        except Exception as exc:  # unreachable server, wrong password, no such database
+            detail = _scrub(str(exc).split("\n(Background")[0], self.engine.url.password)
+            raise ConfigError(f"cannot open the database at {self._safe_url()}: {detail}") from None
 
     def _safe_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
@@ -91,6 +127,14 @@ class Store:
         with self.Session.begin() as s:
             row = s.scalar(select(CatalogRow).where(CatalogRow.name == name))
             if row is None:
+                twin = s.scalar(
+                    select(CatalogRow.name).where(func.lower(CatalogRow.name) == name.lower())
+                )
+                if twin is not None:  # 'Shop' beside 'shop' would share folders on some disks
+                    raise ConfigError(
+                        f"catalog {name!r} differs only by case from the existing catalog "
+                        f"{twin!r}; use {twin!r}"
+                    )
                 row = CatalogRow(name=name)
                 s.add(row)
                 s.flush()
@@ -230,6 +274,18 @@ class Store:
             )
         return stale
 
+    def catalogs_with_stale_builds(self) -> list[str]:
+        """Catalogs with a version still `building` (an ingest running, or one that died)."""
+        with self.Session() as s:
+            return list(
+                s.scalars(
+                    select(CatalogRow.name)
+                    .join(CatalogVersionRow, CatalogVersionRow.catalog_id == CatalogRow.id)
+                    .where(CatalogVersionRow.status == BUILDING)
+                    .distinct()
+                )
+            )
+
     def delete_version_rows(self, version_id: int) -> None:
         with self.Session.begin() as s:
             s.execute(delete(ProductRow).where(ProductRow.version_id == version_id))
@@ -350,6 +406,32 @@ class Store:
                 update(IngestRunRow)
                 .where(IngestRunRow.id == run_id)
                 .values(status=status, finished_at=utcnow(), **values)
+            )
+
+    def record_event(self, catalog_name: str, status: str, message: str) -> None:
+        """A line in the catalog's run history for its merchant (e.g. a damaged version
+        skipped at load); written once, not again by every process that meets it."""
+        with self.Session.begin() as s:
+            catalog = s.scalar(select(CatalogRow).where(CatalogRow.name == catalog_name))
+            if catalog is None:
+                return
+            latest = s.scalar(
+                select(IngestRunRow)
+                .where(IngestRunRow.catalog_id == catalog.id)
+                .order_by(IngestRunRow.id.desc())
+                .limit(1)
+            )
+            if latest is not None and (latest.status, latest.message) == (status, message):
+                return
+            now = utcnow()
+            s.add(
+                IngestRunRow(
+                    catalog_id=catalog.id,
+                    status=status,
+                    message=message,
+                    started_at=now,
+                    finished_at=now,
+                )
             )
 
     def runs(self, catalog_name: str, limit: int = 20) -> list[IngestRunRow]:

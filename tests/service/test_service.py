@@ -13,14 +13,18 @@ import pytest
 from conftest import CATALOG
 
 from dona.errors import (
+    AuthError,
+    CatalogBusyError,
     CatalogFileError,
     CatalogValidationError,
     ConfigError,
     DonaError,
     IndexIntegrityError,
+    SignedOutError,
 )
 from dona.search import Filters
 from dona.service import Dona
+from dona.store import Merchant
 from dona.store.rows import FAILED, RETIRED
 from dona.store.store import Store
 
@@ -150,11 +154,15 @@ def test_process_killed_mid_ingest_leaves_previous_version_serving(dona, tmp_pat
     assert live(dona).id == before.id
     stuck = dona.store.versions("default")[0]
     assert stuck.status == "building"  # what the dead process left behind
+    leftover = dona.settings.index_root / "default" / "v00002.building"
+    assert leftover.is_dir()
     assert dona.search("portable", k=1, mode="lexical").results[0].product.brand == "Acme"
-    # the next ingest cleans up after it and goes live
-    report = dona.ingest_bytes(CATALOG.replace(b"Acme", b"Yak"), filename="shop.csv")
+    # the next start cleans up after it, before any ingest
+    Dona(dona.settings).close()
+    assert not leftover.exists()
     assert dona.store.version(stuck.id).status == FAILED
     assert dona.store.all_products(stuck.id) == []
+    report = dona.ingest_bytes(CATALOG.replace(b"Acme", b"Yak"), filename="shop.csv")
     assert report.version == 3 and live(dona).number == 3
     assert dona.search("portable", k=1, mode="lexical").results[0].product.brand == "Yak"
 
@@ -292,3 +300,185 @@ def test_rollback_also_restores_the_index_phase(dona):
     assert dona.served().manifest["phase"] == "f32"
     report = dona.ingest_bytes(CATALOG.replace(b"Acme", b"Zed"), filename="v3.csv")
     assert dona.store.live_version("default").phase == "f32" and report.version == 3
+
+
+# ---- authorization in the core ----------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+def test_merchant_operations_refuse_other_catalogs(dona):
+    """Without the UI: every merchant operation takes the signed-in merchant and acts on
+    their catalog only; the operator (no merchant) is unchanged."""
+    dona.ingest_bytes(CATALOG, filename="k.csv", catalog="kitchen")
+    dona.ingest_bytes(CATALOG, filename="g.csv", catalog="garden")
+    dona.ingest_bytes(CATALOG.replace(b"Acme", b"Zed"), filename="g2.csv", catalog="garden")
+    dona.accounts.create("kim", PASSWORD, "kitchen")
+    kim = dona.accounts.authenticate("kim", PASSWORD)
+    refusals = {
+        "ingest": lambda: dona.ingest_bytes(CATALOG, "x.csv", catalog="garden", merchant=kim),
+        "rollback": lambda: dona.rollback("garden", 1, merchant=kim),
+        "adopt": lambda: dona.adopt_phase("garden", "int8", {}, {}, merchant=kim),
+        "versions": lambda: dona.versions("garden", merchant=kim),
+        "runs": lambda: dona.ingest_runs("garden", merchant=kim),
+        "setting": lambda: dona.index_setting("garden", merchant=kim),
+    }
+    for name, operation in refusals.items():
+        with pytest.raises(AuthError, match="manages catalog 'kitchen', not 'garden'"):
+            operation()
+        assert live(dona, "garden").number == 2, name
+    assert len(dona.versions("garden")) == 2  # nothing was built for garden
+    # their own catalog, named or not
+    assert dona.ingest_bytes(CATALOG, "k2.csv", merchant=kim).catalog == "kitchen"
+    assert [v.version for v in dona.versions(merchant=kim)] == [2, 1]
+    assert dona.rollback(None, 1, merchant=kim) == 1
+    assert dona.ingest_runs("kitchen", merchant=kim)[0].status == "succeeded"
+    assert dona.index_setting(merchant=kim).catalog == "kitchen"
+    # the operator may do anything
+    assert dona.rollback("garden", 1) == 1
+
+
+def test_a_changed_or_made_up_merchant_is_refused(dona):
+    dona.ingest_bytes(CATALOG, filename="k.csv", catalog="kitchen")
+    dona.accounts.create("kim", PASSWORD, "kitchen")
+    kim = dona.accounts.authenticate("kim", PASSWORD)
+    with pytest.raises(SignedOutError):
+        dona.versions(merchant=Merchant("kim", "kitchen"))  # not from a sign-in
+    dona.accounts.set_password("kim", "another good password")
+    with pytest.raises(SignedOutError, match="sign in again"):
+        dona.ingest_bytes(CATALOG, "k.csv", merchant=kim)
+    kim = dona.accounts.authenticate("kim", "another good password")
+    dona.accounts.remove("kim")
+    with pytest.raises(SignedOutError):
+        dona.rollback(None, 1, merchant=kim)
+    assert live(dona, "kitchen").number == 1
+
+
+def test_merchant_session_idle_timeout(dona):
+    dona.accounts.create("kim", PASSWORD, "kitchen")
+    kim = dona.accounts.authenticate("kim", PASSWORD)
+    timeout = dona.settings.merchant_idle_timeout_s
+    assert dona.merchant_session(kim, idle_s=None) == kim  # just signed in
+    assert dona.merchant_session(kim, idle_s=timeout - 1) == kim
+    with pytest.raises(SignedOutError, match="signed out after 30 minutes without activity"):
+        dona.merchant_session(kim, idle_s=timeout + 1)
+
+
+def test_catalog_names_are_matched_whole_and_case_blind(dona):
+    dona.ingest_bytes(CATALOG, filename="s.csv", catalog="shop")
+    for bad in ("shop\n", "shop\r\n", "Shop", "SHOP"):
+        with pytest.raises(ConfigError):
+            dona.ingest_bytes(CATALOG, filename="s.csv", catalog=bad)
+    assert [c.name for c in dona.catalogs()] == ["shop"]
+    assert not (dona.settings.index_root / "Shop").exists()
+
+
+# ---- durability -----------------------------------------------------------------------
+
+
+def test_version_files_are_fsynced_before_going_live(dona, monkeypatch):
+    """Every file and folder of a version, and the folder holding it (the rename), reach
+    the disk before the live pointer moves."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real_fsync(fd)
+
+    real_activate = dona.store.activate
+    synced_at_activation: list[set[str]] = []
+
+    def activate(*args, **kwargs):
+        synced_at_activation.append(set(synced))
+        return real_activate(*args, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(dona.store, "activate", activate)
+    dona.ingest_bytes(CATALOG, filename="shop.csv")
+    catalog_dir = dona.settings.index_root / "default"
+    files = [p for p in (catalog_dir / "v00001").rglob("*")]
+    assert len(files) > 5
+    # paths as fsynced: the files were written under v00001.building, then renamed
+    building = {p.replace("v00001.building", "v00001") for p in synced_at_activation[0]}
+    missing = {str(p) for p in files} - building
+    assert not missing, missing
+    assert str(catalog_dir / "v00001") in building  # the folder's own entries
+    assert str(catalog_dir) in synced_at_activation[0]  # the rename
+
+
+def test_a_damaged_live_version_falls_back_to_the_previous_one(settings, dona, monkeypatch):
+    dona.ingest_bytes(CATALOG, filename="v1.csv")
+    dona.ingest_bytes(CATALOG.replace(b"Acme", b"Zed"), filename="v2.csv")
+    damaged = dona.settings.index_root / "default" / "v00002" / "vectors.f32.npy"
+    np.save(damaged, np.load(damaged) * 0.5)
+
+    hashed: list[str] = []
+    import dona.index.base as index_base
+
+    real_sha256 = index_base.sha256_file
+    monkeypatch.setattr(
+        index_base, "sha256_file", lambda path: hashed.append(path.name) or real_sha256(path)
+    )
+    replica = Dona(settings)  # a process starting after the damage
+    response = replica.search("portable speaker", k=1, mode="lexical")
+    assert response.version == 1 and response.results[0].product.brand == "Acme"
+    assert replica.served().fallback_for == 2
+    assert live(replica).number == 2  # nothing switched in the database
+    (event,) = [r for r in replica.ingest_runs() if r.status == "damaged"]
+    assert "version 2 cannot be served" in event.message
+    assert "served version 1 instead" in event.message and "checksum" in event.message
+    # verified once, at load: later requests hash nothing
+    hashed.clear()
+    for _ in range(3):
+        assert replica.search("speaker", k=1).version == 1
+    assert hashed == []
+    # an unchanged re-ingest must not hard-link (and so bless) the damaged files
+    report = replica.ingest_bytes(CATALOG.replace(b"Acme", b"Zed"), filename="v3.csv")
+    v3 = dona.settings.index_root / "default" / "v00003"
+    assert (v3 / "vectors.f32.npy").stat().st_ino != damaged.stat().st_ino
+    fresh = Dona(settings).search("portable", k=1, mode="lexical")
+    assert (fresh.version, report.version) == (3, 3)
+    assert fresh.results[0].product.brand == "Zed"
+
+
+def test_a_damaged_only_version_is_not_rehashed_per_request(settings, dona, monkeypatch):
+    dona.ingest_bytes(CATALOG, filename="v1.csv")
+    damaged = dona.settings.index_root / "default" / "v00001" / "vectors.f32.npy"
+    np.save(damaged, np.load(damaged) * 0.5)
+    import dona.index.base as index_base
+
+    hashed: list[str] = []
+    real_sha256 = index_base.sha256_file
+    monkeypatch.setattr(
+        index_base, "sha256_file", lambda path: hashed.append(path.name) or real_sha256(path)
+    )
+    replica = Dona(settings)
+    with pytest.raises(IndexIntegrityError, match="checksum"):
+        replica.search("speaker")
+    first = len(hashed)
+    for _ in range(3):
+        with pytest.raises(IndexIntegrityError, match="checksum"):
+            replica.search("speaker")
+    assert first > 0 and len(hashed) == first  # before: every request hashed every file
+    event = replica.ingest_runs()[0]  # newest first, after the ingest that made v1
+    assert event.status == "damaged" and "upload the catalog again" in event.message
+    # a new upload replaces it and is served at once
+    assert replica.ingest_bytes(CATALOG, filename="v2.csv").version == 2
+    assert replica.search("speaker", k=1).version == 2
+
+
+def test_a_busy_catalog_is_left_alone_at_start(settings, dona):
+    """A start while another process ingests must not take that ingest's build folder."""
+    from dona.service.versions import catalog_lock
+
+    dona.ingest_bytes(CATALOG, filename="v1.csv")
+    building = dona.settings.index_root / "default" / "v00002.building"
+    building.mkdir()
+    with catalog_lock(settings, "default"):
+        Dona(settings).close()
+        assert building.is_dir()
+        with pytest.raises(CatalogBusyError):
+            dona.ingest_bytes(CATALOG, filename="v2.csv")
+    Dona(settings).close()
+    assert not building.exists()

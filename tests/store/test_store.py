@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from dona.catalog import Product
-from dona.errors import CatalogNotFoundError
+from dona.errors import CatalogNotFoundError, ConfigError
 from dona.store.rows import BUILDING, FAILED, READY
 from dona.store.store import Store
 
@@ -100,3 +100,78 @@ def test_many_cache_lookups_stay_under_parameter_limits(store):
     vectors = {f"h{i}": np.full(2, i, np.float32) for i in range(2500)}
     store.cache_embeddings("m", vectors)
     assert len(store.cached_embeddings("m", list(vectors), dims=2)) == 2500
+
+
+# ---- no secrets in messages ---------------------------------------------------------
+
+SECRET = "hunter2-s3cret"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql+psycopg://dona:{SECRET}@db:notaport/dona",  # a port that is no number
+        f"postgresql+psycopg://dona:{SECRET}@x@db:5432/dona",  # an unencoded '@'
+        f"nonsense://dona:{SECRET}@db/dona",  # no such dialect
+        f"dona:{SECRET} at db",  # not a URL at all
+    ],
+)
+def test_a_bad_database_url_is_refused_without_its_password(url):
+    with pytest.raises(ConfigError) as refused:
+        Store(url).create_schema()
+    message = str(refused.value)
+    assert "DONA_DATABASE_URL" in message
+    assert "s3cret" not in message and "hunter2" not in message
+
+
+def test_an_unreachable_database_is_named_without_its_password():
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    for store in (
+        Store(f"postgresql+psycopg://dona:{SECRET}@127.0.0.1:{port}/dona"),
+        Store(f"postgresql+psycopg://dona@127.0.0.1:{port}/dona", password=SECRET),
+    ):
+        with pytest.raises(ConfigError, match=f"cannot open the database at .*127.0.0.1:{port}"):
+            store.create_schema()
+        try:
+            store.create_schema()
+        except ConfigError as exc:
+            assert SECRET not in str(exc) and "hunter2" not in str(exc)
+
+
+def test_the_password_is_set_apart_from_the_url():
+    """Any character works in DONA_DATABASE_PASSWORD: no URL encoding to get wrong."""
+    password = "p@ss:w/rd#?%&"
+    store = Store("postgresql+psycopg://dona@db:5432/dona", password=password)
+    url = store.engine.url
+    assert (url.username, url.password, url.host, url.port) == ("dona", password, "db", 5432)
+    store.dispose()
+
+
+@pytest.mark.postgres
+def test_a_separate_password_reaches_postgresql(postgres_db):
+    """The test server trusts local connections, so this shows the URL still works with
+    the password set apart (the password's checking is PostgreSQL's)."""
+    store = Store(postgres_db, password="p@ss:w/rd#?%&")
+    store.create_schema()
+    assert store.ensure_catalog("shop").name == "shop"
+    store.dispose()
+
+
+def test_catalog_names_differing_only_by_case_are_refused(store):
+    store.ensure_catalog("shop")
+    with pytest.raises(ConfigError, match="differs only by case from the existing catalog 'shop'"):
+        store.ensure_catalog("Shop")
+    assert [c.name for c, _ in store.catalogs()] == ["shop"]
+
+
+def test_events_are_recorded_once(store):
+    store.ensure_catalog("shop")
+    for _ in range(3):  # every app process that meets the damaged version
+        store.record_event("shop", "damaged", "version 2 cannot be served")
+    (row,) = store.runs("shop")
+    assert (row.status, row.message) == ("damaged", "version 2 cannot be served")
+    store.record_event("nowhere", "damaged", "ignored")  # an unknown catalog: nothing
