@@ -125,19 +125,21 @@ def test_dockerfile_copies_what_exists_and_the_entrypoint_uses_real_commands():
 
 
 @pytest.mark.postgres
-def test_the_app_serves_from_postgresql(postgres_url, tmp_path, monkeypatch):
-    """What the compose `app` service does, minus Docker: DONA_DATABASE_URL -> PostgreSQL."""
+def test_the_app_serves_from_postgresql(postgres_db, tmp_path, monkeypatch):
+    """What the compose `app` service does, minus Docker: DONA_DATABASE_URL -> PostgreSQL
+    (a clean schema of its own, whatever ran before)."""
     from streamlit.testing.v1 import AppTest
 
     from dona import config
     from dona.service import Dona
 
     monkeypatch.setenv("DONA_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("DONA_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("DONA_DATABASE_URL", postgres_db)
     monkeypatch.setenv("DONA_LLM_BACKEND", "extractive")
     monkeypatch.setenv("DONA_CATALOG", "deploy")
     config.get_settings.cache_clear()
     service = Dona()
+    assert service.store.engine.dialect.name == "postgresql"
     csv = b"id,title,brand,price\nd1,Dockside Bluetooth Speaker,Acme,39.00\n"
     service.ingest_bytes(csv, filename="c.csv", catalog="deploy")
     at = AppTest.from_file(str(REPO / "ui" / "app.py"), default_timeout=60).run()
@@ -145,5 +147,44 @@ def test_the_app_serves_from_postgresql(postgres_url, tmp_path, monkeypatch):
     assert not at.exception
     texts = [t.value for m in at.chat_message for t in m.text]
     assert "Dockside Bluetooth Speaker" in texts and "$39.00" in texts
+    assert not (tmp_path / "dona.db").exists()  # no SQLite beside it
     service.store.dispose()
     config.get_settings.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://dona:hunter2-s3cret@db:notaport/dona",
+        "nonsense://dona:hunter2-s3cret@db/dona",
+        "postgresql+psycopg://dona:hunter2-s3cret@127.0.0.1:1/dona",  # nobody listens
+    ],
+)
+def test_shoppers_never_see_the_database_setting(url, tmp_path, monkeypatch):
+    """A wrong DONA_DATABASE_URL used to be shown whole, password included, on the chat
+    page; now a shopper reads one plain sentence and the operator's log has the rest."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from dona import config
+
+    monkeypatch.setenv("DONA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DONA_DATABASE_URL", url)
+    monkeypatch.setenv("DONA_LLM_BACKEND", "extractive")
+    config.get_settings.cache_clear()
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file(str(REPO / "ui" / "app.py"), default_timeout=60).run()
+        assert not at.exception
+        shown = [
+            e.value
+            for kind in ("error", "warning", "info", "markdown", "text", "caption")
+            for e in getattr(at, kind)
+        ]
+        assert not any("s3cret" in str(value) or "hunter2" in str(value) for value in shown)
+        assert [e.value for e in at.error] == [
+            "The shop's assistant is not available right now. Please try again in a little while."
+        ]
+    finally:
+        config.get_settings.cache_clear()
+        st.cache_resource.clear()

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable
 
 import streamlit as st
 
 from dona.catalog import Product
 from dona.config import get_settings
-from dona.errors import DonaError
+from dona.errors import ConfigError, DonaError, IndexIntegrityError, SignedOutError
 from dona.formatting import (
     format_price,
     product_image_css,
@@ -62,12 +63,29 @@ def apply_streamlit_secrets() -> None:
         os.environ.setdefault(key, str(value))
 
 
+SHOPPER_TROUBLE = (
+    "The shop's assistant is not available right now. Please try again in a little while."
+)
+
+
+def shopper_message(exc: DonaError) -> str:
+    """What a shopper may read of an error. Configuration and damaged-index errors are the
+    operator's to fix: a signed-in merchant reads them (they name the setting or file,
+    never a password), a shopper gets one plain sentence and the log gets the rest."""
+    if not isinstance(exc, ConfigError | IndexIntegrityError):
+        return str(exc)
+    log.error("a DONA page cannot run: %s", exc)
+    merchant = isinstance(st.session_state.get(MERCHANT_KEY), Merchant)
+    return str(exc) if merchant else SHOPPER_TROUBLE
+
+
 def run_guarded(page: Callable[[], None]) -> None:
-    """A user's mistake shows its sentence; a bug is logged and shown as one sentence."""
+    """A user's mistake shows its sentence (`shopper_message`); a bug is logged and shown
+    as one sentence."""
     try:
         page()
     except DonaError as exc:
-        st.error(str(exc))
+        st.error(shopper_message(exc))
     except Exception:  # never a traceback in front of a shopper
         log.exception("a DONA page failed")
         st.error("Something went wrong on our side. Please try again in a moment.")
@@ -85,11 +103,54 @@ def current_dona() -> Dona:
 
 
 MERCHANT_KEY = "merchant"
+MERCHANT_SEEN_KEY = "merchant_seen"  # time of the merchant's last page run
+SIGNED_OUT_KEY = "sign_in_notice"  # why the session ended, for the next page to say
+
+
+def client_address() -> str | None:
+    """Where a sign-in comes from, for the per-client limit: the connection's address,
+    else (Streamlit reports none for local connections, e.g. behind a proxy on the same
+    host) the address the nearest proxy appended to X-Forwarded-For."""
+    try:
+        address = st.context.ip_address
+        forwarded = st.context.headers.get("X-Forwarded-For")
+    except Exception:  # no browser connection (scripts)
+        return None
+    if isinstance(address, str) and address:
+        return address[:100]
+    if isinstance(forwarded, str):
+        return forwarded.split(",")[-1].strip()[:100] or None
+    return None
+
+
+def start_merchant_session(merchant: Merchant) -> None:
+    st.session_state[MERCHANT_KEY] = merchant
+    st.session_state[MERCHANT_SEEN_KEY] = time.time()
 
 
 def signed_in_merchant() -> Merchant | None:
+    """The session's merchant, checked on every run: an idle session, a removed account
+    or a changed password signs the session out (`Dona.merchant_session`)."""
     merchant = st.session_state.get(MERCHANT_KEY)
-    return merchant if isinstance(merchant, Merchant) else None
+    if not isinstance(merchant, Merchant):
+        return None
+    seen = st.session_state.get(MERCHANT_SEEN_KEY)
+    now = time.time()
+    try:
+        merchant = current_dona().merchant_session(
+            merchant, idle_s=now - seen if isinstance(seen, int | float) else None
+        )
+    except SignedOutError as exc:
+        sign_out()
+        st.session_state[SIGNED_OUT_KEY] = str(exc)
+        st.toast(str(exc))
+        return None
+    except Exception:  # the database is unreachable: no merchant page, but no sign-out
+        log.exception("cannot check the merchant's session")
+        return None
+    st.session_state[MERCHANT_KEY] = merchant
+    st.session_state[MERCHANT_SEEN_KEY] = now
+    return merchant
 
 
 def require_merchant() -> Merchant:
@@ -97,7 +158,9 @@ def require_merchant() -> Merchant:
     reached any other way shows nothing but a sign-in hint."""
     merchant = signed_in_merchant()
     if merchant is None:
-        st.warning("This page is for merchants. Sign in first.")
+        notice = st.session_state.pop(SIGNED_OUT_KEY, None)
+        st.warning(f"{notice[:1].upper()}{notice[1:]}." if notice else
+                   "This page is for merchants. Sign in first.")  # fmt: skip
         st.stop()
     with st.sidebar:
         st.caption(f"Signed in as {merchant.username}")

@@ -255,7 +255,7 @@ class Accounts:
         `client` identifies where the attempt comes from (the UI passes the address);
         without it only the per-username and global limits apply."""
         username = normalise_username(username)[:64]
-        client = (client or "").strip()[:100] or None
+        client = client.strip()[:100] or None if isinstance(client, str) else None
         self._reserve_attempt(username, client)  # AuthError when over a limit
         with self.store.Session() as s:
             row = _row(s, username)

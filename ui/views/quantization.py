@@ -69,7 +69,7 @@ def quantization_page() -> None:
     catalog = merchant.catalog
     st.header(f"Quantization: {catalog}")
     try:
-        serving = dona.index_setting(catalog)
+        serving = dona.index_setting(catalog, merchant=merchant)  # the core checks
     except CatalogNotFoundError:
         st.info("Upload a catalog first; then cheaper index phases can be measured on it.")
         return

@@ -1,9 +1,18 @@
-"""Merchant sign-in. Failed attempts are rate limited per username (dona/store/accounts.py)."""
+"""Merchant sign-in. Failed attempts are limited per username, per address and in all
+(dona/store/accounts.py); a session ends when it sits idle, or when the account is
+removed or its password changes (shared.signed_in_merchant)."""
 
 from __future__ import annotations
 
 import streamlit as st
-from shared import MERCHANT_KEY, current_dona, run_guarded, signed_in_merchant
+from shared import (
+    SIGNED_OUT_KEY,
+    client_address,
+    current_dona,
+    run_guarded,
+    signed_in_merchant,
+    start_merchant_session,
+)
 
 
 def sign_in_page() -> None:
@@ -11,6 +20,9 @@ def sign_in_page() -> None:
     if signed_in_merchant() is not None:
         st.success("You are signed in; the merchant pages are in the menu.")
         return
+    notice = st.session_state.pop(SIGNED_OUT_KEY, None)
+    if notice:
+        st.info(f"{notice[:1].upper()}{notice[1:]}.")
     st.caption(
         "Merchant accounts are created by the shop's operator with "
         "`dona merchant add NAME --catalog CATALOG`."
@@ -20,7 +32,8 @@ def sign_in_page() -> None:
         password = st.text_input("Password", type="password", key="sign_in_password")
         submitted = st.form_submit_button("Sign in")
     if submitted:
-        st.session_state[MERCHANT_KEY] = current_dona().accounts.authenticate(username, password)
+        merchant = current_dona().accounts.authenticate(username, password, client=client_address())
+        start_merchant_session(merchant)
         st.session_state["merchant_go_upload"] = True  # app.py opens the upload page
         st.rerun()
 

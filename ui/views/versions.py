@@ -16,7 +16,7 @@ def versions_page() -> None:
     if restored:
         st.success(restored)
     try:
-        versions = dona.versions(merchant.catalog)
+        versions = dona.versions(merchant.catalog, merchant=merchant)
     except CatalogNotFoundError:
         st.info("No versions yet: upload a catalog first.")
         return
@@ -35,12 +35,12 @@ def versions_page() -> None:
             if row.restorable and right.button(
                 f"Restore v{row.version}", key=f"merchant_restore_{row.version}"
             ):
-                number = dona.rollback(merchant.catalog, row.version)
+                number = dona.rollback(merchant.catalog, row.version, merchant=merchant)
                 st.session_state["merchant_restored"] = f"Version {number} is live again."
                 st.rerun()
 
     st.subheader("Recent ingests")
-    runs = dona.ingest_runs(merchant.catalog, limit=20)
+    runs = dona.ingest_runs(merchant.catalog, limit=20, merchant=merchant)
     st.dataframe(
         [
             {
