@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     keep_versions: int = Field(
         default=3, ge=1, description="Catalog versions kept on disk (live one included)."
     )
+    cross_lingual: bool = Field(
+        default=True,
+        description="Bridge query words the catalog does not use (another language) to "
+        "catalog words through a multilingual embedder (dona/index/bridge.py).",
+    )
+    bridge_embedder: str = Field(
+        default="use-m3", description="The multilingual embedder the language bridge uses."
+    )
+    bridge_min_similarity: float = Field(
+        default=0.55,
+        ge=0,
+        le=1,
+        description="How close a catalog word must be to a query word to stand in for it.",
+    )
     max_upload_mb: int = Field(
         default=200, ge=1, description="Largest catalog file accepted (CLI and upload page)."
     )

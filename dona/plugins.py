@@ -9,6 +9,7 @@ DEFAULT_PLUGINS: dict[str, tuple[str, ...]] = {
     "dona.embedders": (
         "dona.embed.onnx",
         "dona.embed.sbert",
+        "dona.embed.use",
     ),
     "dona.index_phases": (
         "dona.index.f32",

@@ -6,6 +6,8 @@ versioned in the index manifest; changing it invalidates nothing silently.
 
 from __future__ import annotations
 
+import unicodedata
+
 from dona.catalog.product import Product
 
 TEXT_RECIPE = "title+brand+category+description/v1"
@@ -26,3 +28,10 @@ def product_text(product: Product) -> str:
             description = description[:MAX_DESCRIPTION_CHARS].rsplit(" ", 1)[0]
         parts.append(description)
     return ". ".join(parts)
+
+
+def fold_accents(text: str) -> str:
+    """ "Lámpara" -> "Lampara": decompose, drop the combining marks (ñ becomes n too)."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))

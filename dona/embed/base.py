@@ -66,10 +66,11 @@ _cache: dict[tuple, Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def get_embedder(settings: Settings) -> Embedder:
-    """Process-wide shared embedder per configuration (loading a model takes seconds)."""
+def get_embedder(settings: Settings, name: str | None = None) -> Embedder:
+    """Process-wide shared embedder per configuration (loading a model takes seconds):
+    the catalog's (`DONA_EMBEDDER`), or the registered one called `name`."""
     key = (
-        settings.embedder,
+        name or settings.embedder,
         settings.embed_max_tokens,
         settings.embed_batch_size,
         settings.threads,
@@ -77,5 +78,5 @@ def get_embedder(settings: Settings) -> Embedder:
     )
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = create_embedder(settings)
+            _cache[key] = embedders.create(name, settings) if name else create_embedder(settings)
         return _cache[key]

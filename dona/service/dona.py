@@ -13,13 +13,14 @@ operator (the CLI, scripts), as before."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dona.catalog import ParseOptions, ParseResult, Product, check_catalog_name
+from dona.catalog import ParseOptions, ParseResult, Product, check_catalog_name, product_text
 from dona.catalog.parse import parse_catalog
 from dona.config import Settings, get_settings
 from dona.embed import Embedder, get_embedder
@@ -80,7 +81,7 @@ class Dona:
             password=password.get_secret_value() if password else None,
         )
         self.store.create_schema()
-        self._served = ServedVersions(self.store)
+        self._served = ServedVersions(self.store, self.settings)
         clean_abandoned_builds(self.settings, self.store)  # what a killed ingest left
 
     def close(self) -> None:
@@ -304,6 +305,9 @@ class Dona:
             served = self.served(name)
             source_dir = served.directory
             vectors = np.load(source_dir / VECTORS)
+            # the same texts: their lexical index and bridge are linked, or rebuilt when
+            # they predate the current analyzer
+            texts = [product_text(p) for p in self.store.all_products(served.version_id)]
             version = self.store.new_version(catalog_row.id, live.source_name, live.source_sha256)
             build_dir = version_dir(self.settings, name, version.number)
             try:
@@ -324,6 +328,7 @@ class Dona:
                         version.id,
                         catalog_row,
                         progress,
+                        texts=texts,
                         reuse_from=source_dir,
                         evidence=evidence,
                     ),
@@ -411,7 +416,14 @@ class Dona:
             raise ConfigError(f"unknown search mode {mode!r}; use hybrid, dense or lexical")
         filters = filters or Filters()
         served = self.served(catalog)
-        hits, timings = self.rank(served, query, k, filters, mode)
+        t0 = time.perf_counter()
+        bridged = served.bridged(query)
+        bridge_ms = (time.perf_counter() - t0) * 1000
+        hits, timings = rank(
+            served, bridged.text, k, filters, mode, self.embedder, self.settings, bridge=False
+        )
+        if served.bridge is not None:
+            timings = {"bridge": bridge_ms, **timings}
         products = self.store.products_at(served.version_id, [h.position for h in hits])
         results = [
             SearchResult(products[h.position], h.score, h.sources, h.position)
@@ -425,6 +437,7 @@ class Dona:
             mode=mode,
             results=results,
             timings_ms=timings,
+            searched_as=bridged.text if bridged.changed else None,
         )
 
     def rank(

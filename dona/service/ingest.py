@@ -111,7 +111,7 @@ def ingest(
             progress("parse", 0, 1)
             parsed = parse_catalog(data, filename, options)
             if parsed.problems and not skip_bad_rows:
-                raise CatalogValidationError(parsed.problems, parsed.total_rows)
+                parsed.raise_if_invalid()  # counts every bad row, lists the first ones
             if not parsed.products:
                 raise CatalogFileError("no valid products in the file; nothing was changed")
             products = parsed.products
@@ -175,7 +175,7 @@ def ingest(
             version_id=version_id,
             rows_total=parsed.total_rows,
             rows_ingested=len(products),
-            rows_skipped=len(parsed.problems),
+            rows_skipped=parsed.problem_count,
             problems=[p.__dict__ for p in parsed.problems[:1000]],
             timings=timings,
         )

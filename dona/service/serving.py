@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from dona.catalog import TEXT_RECIPE
+from dona.catalog.language import DEFAULT_LANGUAGE
 from dona.config import Settings
-from dona.embed import Embedder
+from dona.embed import Embedder, get_embedder
 from dona.errors import IndexIntegrityError
 from dona.index import VECTORS, VectorIndex, phases, read_manifest
+from dona.index.bridge import BridgedQuery, TermBridge
 from dona.index.lexical import BM25Index
 from dona.search import Filters, Hit, Mode, hybrid_fusion
 from dona.store import Store
@@ -43,17 +45,30 @@ class ServedVersion:
     vectors: np.ndarray  # memory-mapped float32 (exact reference)
     # the number of the live version this one stands in for, when that one is damaged
     fallback_for: int | None = None
+    bridge: TermBridge | None = None  # other languages' words -> this catalog's words
+    brand_words: frozenset[str] = frozenset()  # never bridged
 
     @property
     def catalog(self) -> str:
         return self.manifest["catalog"]
 
+    @property
+    def language(self) -> str:
+        return self.manifest.get("language", DEFAULT_LANGUAGE)
+
+    def bridged(self, query: str) -> BridgedQuery:
+        """The query in the catalog's words (unchanged when it has nothing to bridge)."""
+        if self.bridge is None:
+            return BridgedQuery(query, query)
+        return self.bridge.bridge(query, self.brand_words)
+
 
 class ServedVersions:
     """One loaded `ServedVersion` per catalog, replaced when the live version changes."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, settings: Settings):
         self.store = store
+        self.settings = settings
         # catalog -> (id of the live version it answers for, what is served)
         self._served: dict[str, tuple[int, ServedVersion]] = {}
         # catalog -> (live version id, why neither it nor any kept version loads)
@@ -136,16 +151,35 @@ class ServedVersions:
             },
         )
         dense = phases.create(manifest["phase"]).load(directory, manifest)
+        facets = self.store.facets(row.id)
+        lexical = manifest.get("lexical", {"language": DEFAULT_LANGUAGE})
         return ServedVersion(
             version_id=row.id,
             number=row.number,
             directory=directory,
             manifest=manifest,
             dense=dense,
-            lexical=BM25Index.load(directory, manifest["count"]),
-            facets=self.store.facets(row.id),
+            lexical=BM25Index.load(directory, manifest["count"], lexical["language"]),
+            facets=facets,
             vectors=np.load(directory / VECTORS, mmap_mode="r"),
+            bridge=self._bridge(directory, manifest),
+            brand_words=frozenset(
+                word for brand in set(facets["brand"]) for word in str(brand).split()
+            ),
         )
+
+    def _bridge(self, directory: Path, manifest: dict[str, Any]) -> TermBridge | None:
+        part = manifest.get("bridge")
+        if part is None or not self.settings.cross_lingual:
+            return None
+        embedder = get_embedder(self.settings, part["request"]["embedder"])
+        if embedder.model_id != part["embedder"]:
+            raise IndexIntegrityError(
+                f"the language bridge was built with {part['embedder']!r} but "
+                f"{part['request']['embedder']!r} is now {embedder.model_id!r}; re-ingest the "
+                "catalog"
+            )
+        return TermBridge.load(directory, part, embedder, self.settings.bridge_min_similarity)
 
 
 def rank(
@@ -156,9 +190,15 @@ def rank(
     mode: Mode,
     embedder: Embedder,
     settings: Settings,
+    bridge: bool = True,
 ) -> tuple[list[Hit], dict[str, float]]:
-    """Positions of a served version ranked for a query, with per-stage timings (ms)."""
+    """Positions of a served version ranked for a query, with per-stage timings (ms).
+    `bridge`: first put the query in the catalog's words (False: it already is)."""
     timings: dict[str, float] = {}
+    if bridge and served.bridge is not None:
+        t0 = time.perf_counter()
+        query = served.bridged(query).text
+        timings["bridge"] = (time.perf_counter() - t0) * 1000
     allowed = filters.mask(served.facets)
     depth = max(k, settings.fusion_depth)
     rankings: dict[str, np.ndarray] = {}

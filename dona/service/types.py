@@ -112,6 +112,9 @@ class SearchResponse:
     mode: str
     results: list[SearchResult]
     timings_ms: dict[str, float]
+    # the query in the catalog's own words, when the language bridge changed it
+    # ("auriculares" -> "headphones" on an English catalog); None otherwise
+    searched_as: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,5 +122,6 @@ class SearchResponse:
             "catalog": self.catalog,
             "version": self.version,
             "mode": self.mode,
+            "searched_as": self.searched_as,
             "results": [r.to_dict() for r in self.results],
         }

@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 
 from dona.catalog import TEXT_RECIPE, check_catalog_name
+from dona.catalog.language import DEFAULT_LANGUAGE, detect_language
 from dona.config import Settings
+from dona.embed import get_embedder
 from dona.errors import CatalogBusyError, CatalogNotFoundError, ConfigError, IndexIntegrityError
 from dona.index import (
     VECTORS,
@@ -28,7 +30,8 @@ from dona.index import (
     save_vectors,
     write_manifest,
 )
-from dona.index.lexical import BM25_FILES, BM25Index
+from dona.index.bridge import BRIDGE_VERSION, TermBridge
+from dona.index.lexical import ANALYZER_VERSION, BM25_FILES, BM25Index
 from dona.service.types import StageProgress
 from dona.store import Store
 from dona.store.rows import READY, RETIRED, CatalogRow, CatalogVersionRow
@@ -212,20 +215,53 @@ def build_index_files(
             if os.path.samefile(reuse_from / name, directory / name):
                 known[name] = previous["checksums"][name]
 
-    progress("index", 0, 3)
+    # The catalog's language picks the lexical analyzer; unchanged texts keep theirs.
+    if texts is not None:
+        language = detect_language(texts)
+    else:
+        language = (previous or {}).get("language", DEFAULT_LANGUAGE)
+    lexical = {"language": language, "analyzer": ANALYZER_VERSION}
+    same_lexical = same_texts and previous.get("lexical") == lexical
+    bridge_request = (
+        {"embedder": settings.bridge_embedder, "version": BRIDGE_VERSION}
+        if settings.cross_lingual
+        else None
+    )
+    previous_bridge = (previous or {}).get("bridge")
+    same_bridge = (
+        same_texts
+        and bridge_request is not None
+        and previous_bridge is not None
+        and previous_bridge.get("request") == bridge_request
+    )
+
+    progress("index", 0, 4)
     if same_index:
-        reuse(list(previous["files"]))
+        reuse([VECTORS, *previous["phase_config"]["files"]])
         phase_manifest = previous["phase_config"]
     else:
         save_vectors(vectors, directory)
-        progress("index", 1, 3)
+        progress("index", 1, 4)
         phase_manifest = phases.create(phase, settings, **config).build(vectors, directory, threads)
-        progress("index", 2, 3)
-        if same_texts:
-            reuse(list(BM25_FILES))
-        else:
-            BM25Index.build(texts or [], directory)
-    progress("index", 3, 3)
+    progress("index", 2, 4)
+    if same_lexical:
+        reuse(list(BM25_FILES))
+    else:
+        if texts is None:
+            raise ValueError("the product texts are needed to rebuild the lexical index")
+        BM25Index.build(texts, directory, language)
+    progress("index", 3, 4)
+    bridge_part = None
+    if same_bridge:
+        reuse(list(previous_bridge["files"]))
+        bridge_part = previous_bridge
+    elif bridge_request is not None and texts is not None:
+        bridge_embedder = get_embedder(settings, settings.bridge_embedder)
+        bridge_part = {
+            **TermBridge.build(texts, directory, bridge_embedder),
+            "request": bridge_request,
+        }
+    progress("index", 4, 4)
     manifest = {
         "catalog": catalog,
         "catalog_version": version_id,
@@ -237,8 +273,17 @@ def build_index_files(
         "phase": phase,
         "phase_request": request,
         "phase_config": phase_manifest,
-        "files": [VECTORS, *phase_manifest["files"], *BM25_FILES],
+        "language": language,
+        "lexical": lexical,
+        "files": [
+            VECTORS,
+            *phase_manifest["files"],
+            *BM25_FILES,
+            *(bridge_part["files"] if bridge_part else []),
+        ],
     }
+    if bridge_part is not None:
+        manifest["bridge"] = bridge_part
     if evidence is not None:
         manifest["quantization"] = evidence
     write_manifest(directory, manifest, known_checksums=known)

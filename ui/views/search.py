@@ -66,6 +66,8 @@ def search_page() -> None:
         return
     count = len(response.results)
     st.text(f"{count} product{'s' if count != 1 else ''} for “{response.query}”")
+    if response.searched_as:  # st.text: catalog words are data, never Markdown
+        st.text(f"Searched the catalog for: {response.searched_as}")
     product_grid([r.product for r in response.results])
 
 
