@@ -62,13 +62,20 @@ class RowProblem:
 class CatalogValidationError(DonaError):
     """Some rows are invalid; nothing was changed. Carries every problem found."""
 
-    def __init__(self, problems: list[RowProblem], total_rows: int, max_listed: int = 20):
+    def __init__(
+        self,
+        problems: list[RowProblem],
+        total_rows: int,
+        max_listed: int = 20,
+        problem_count: int | None = None,  # when `problems` lists only the first ones
+    ):
         self.problems = problems
         self.total_rows = total_rows
+        self.problem_count = count = len(problems) if problem_count is None else problem_count
         listed = "; ".join(str(p) for p in problems[:max_listed])
-        more = f"; and {len(problems) - max_listed} more" if len(problems) > max_listed else ""
+        more = f"; and {count - max_listed} more" if count > max_listed else ""
         super().__init__(
-            f"{len(problems)} of {total_rows} rows are invalid, so nothing was changed: "
+            f"{count} of {total_rows} rows are invalid, so nothing was changed: "
             f"{listed}{more}. Fix those rows, or ingest with --skip-bad-rows to leave them out."
         )
 

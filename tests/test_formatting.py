@@ -150,3 +150,45 @@ def test_shopper_specs_leave_out_logistics_and_media():
     assert shopper_specs(attributes, limit=1) == [("type", "Original")]
     assert spec_label("battery_life") == "battery life"
     assert cite_as_numbers("Take [a-1] or [b-2].", ["b-2", "a-1"]) == "Take [2] or [1]."
+
+
+_OLD_UNIT_RE = r"__([a-z0-9_]+?)_*$"  # the cubic regex spec_label replaced
+
+
+def _old_spec_label(key: str) -> str:
+    import re
+
+    key = re.sub(r"^attr_[a-z]_", "", key.strip())
+    key = re.sub(_OLD_UNIT_RE, r" (\1)", key)
+    return key.replace("_", " ").strip()
+
+
+def test_spec_label_matches_the_regex_it_replaced():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from dona.formatting import spec_label
+
+    @settings(derandomize=True, max_examples=400, deadline=None, database=None)
+    @given(
+        st.lists(
+            st.sampled_from(["a", "z", "1", "_", "__", "attr_t_", "A", "!", " ", "\n", "é"]),
+            max_size=16,
+        ).map("".join)  # fmt: skip
+    )
+    def same(key):
+        assert spec_label(key) == _old_spec_label(key)
+
+    same()
+    assert spec_label("attr_t_dimensions__wxdxh_") == "dimensions (wxdxh)"
+    assert spec_label("attr_n_weight__g___") == "weight (g)"
+
+
+def test_long_attribute_keys_are_bounded_and_never_shown():
+    """A 1,602-character key cost 3 s per card per render (cubic regex, GIL held)."""
+    from dona.formatting import MAX_SPEC_KEY_CHARS, shopper_specs, spec_label
+
+    hostile = "size" + "_" * 1600 + "!"
+    label = spec_label(hostile)
+    assert len(label) <= MAX_SPEC_KEY_CHARS + 3  # only the first 256 characters are read
+    assert shopper_specs({hostile: "x", "colour": "red"}) == [("colour", "red")]

@@ -3,18 +3,30 @@
 Nothing changes until the merchant presses Ingest, and then only if the file is valid
 (or the merchant chose to leave the bad rows out). The ingest builds a new version beside
 the live one, which keeps serving shoppers until the new one is complete.
+
+The preview and the validation run in a child process with memory and CPU limits
+(`dona.catalog.isolated`), once per file and settings: reruns reuse the result, kept in
+the session by the file's sha256, so a hostile upload costs one bounded child, never the
+server that serves shoppers.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from shared import current_dona, require_merchant, run_guarded
 
-from dona.catalog import PRODUCT_FIELDS, map_columns, preview_rows
+from dona.catalog import PRODUCT_FIELDS, map_columns
+from dona.catalog.isolated import Limits, parse_isolated, preview_isolated
+from dona.errors import DonaError
 from dona.formatting import snippet
 from dona.service import INGEST_STAGES
+
+if TYPE_CHECKING:
+    from dona.store.accounts import Merchant
 
 NOT_USED = "(not used)"
 FIELD_HELP = {
@@ -22,6 +34,30 @@ FIELD_HELP = {
     "title": "required",
     "price_minor": "integer cents",
 }
+CHECKS = "merchant_upload_checks"  # session key: the current file's checks
+MAX_CHECKS = 4  # validations kept per file (the merchant trying settings); oldest go first
+
+
+def checked(sha: str, key: tuple, work: Callable[[], Any]) -> Any:
+    """`work()` once per uploaded file (by sha256) and `key`; on reruns its result, or
+    its error again, without reading the file. Only the current file's checks are kept."""
+    cache = st.session_state.get(CHECKS)
+    if not cache or cache["sha"] != sha:
+        cache = st.session_state[CHECKS] = {"sha": sha, "results": {}}
+    results: dict[tuple, tuple[bool, Any]] = cache["results"]
+    if key not in results:
+        try:
+            with st.spinner("Checking the file…"):
+                results[key] = (True, work())
+        except DonaError as exc:
+            results[key] = (False, exc)
+        checks = [k for k in results if k[0] == "check"]
+        for old in checks[: max(len(checks) - MAX_CHECKS, 0)]:
+            del results[old]
+    fine, value = results[key]
+    if not fine:
+        raise value
+    return value
 
 
 def column_mapping(columns: list[str], file_key: str) -> dict[str, str]:
@@ -46,9 +82,10 @@ def column_mapping(columns: list[str], file_key: str) -> dict[str, str]:
     return choices
 
 
-def show_problems(problems, total_rows: int) -> None:
+def show_problems(problems, total_rows: int, count: int) -> None:
+    listed = f" (the first {len(problems):,} are listed)" if count > len(problems) else ""
     st.error(
-        f"{len(problems)} of {total_rows} rows have problems. Fix them in your file and "
+        f"{count} of {total_rows} rows have problems{listed}. Fix them in your file and "
         "upload it again, or leave them out below."
     )
     st.dataframe(
@@ -61,7 +98,7 @@ def show_problems(problems, total_rows: int) -> None:
     )
 
 
-def ingest(data: bytes, name: str, catalog: str, skip: bool, options: dict) -> None:
+def ingest(data: bytes, name: str, merchant: Merchant, skip: bool, options: dict) -> None:
     bar = st.progress(0.0, text="Starting…")
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -71,7 +108,13 @@ def ingest(data: bytes, name: str, catalog: str, skip: bool, options: dict) -> N
         bar.progress(min(fraction, 1.0), text=f"{stage}{detail}")
 
     report = current_dona().ingest_bytes(
-        data, filename=name, catalog=catalog, skip_bad_rows=skip, progress=progress, **options
+        data,
+        filename=name,
+        catalog=merchant.catalog,
+        skip_bad_rows=skip,
+        progress=progress,
+        merchant=merchant,  # the core refuses any other catalog
+        **options,
     )
     bar.progress(1.0, text="done")
     left_out = f", {len(report.skipped)} bad rows left out" if report.skipped else ""
@@ -115,8 +158,16 @@ def upload_page() -> None:
     if len(data) > limit_mb * 1024 * 1024:
         st.error(f"{upload.name} is over the {limit_mb} MB limit (DONA_MAX_UPLOAD_MB).")
         return
-    file_key = hashlib.sha256(data).hexdigest()[:12]
-    columns, sample, fmt = preview_rows(data, upload.name, max_bytes=limit_mb * 1024 * 1024)
+    sha = hashlib.sha256(data).hexdigest()
+    file_key = sha[:12]
+    limits = Limits.for_upload(len(data))
+    columns, sample, fmt = checked(
+        sha,
+        ("preview", upload.name),
+        lambda: preview_isolated(
+            data, upload.name, max_bytes=limit_mb * 1024 * 1024, limits=limits
+        ),
+    )
     st.subheader("Preview")
     st.caption(f"{upload.name}: {fmt}, {len(columns)} columns; the first {len(sample)} rows")
     st.dataframe(
@@ -137,12 +188,17 @@ def upload_page() -> None:
     options = {"currency": currency or None, "prices_in_minor_units": in_cents, "columns": choices}
 
     st.subheader("Validation")
-    result = dona.check_upload(data, upload.name, **options)
+    parse_options = dona.parse_options(**options)
+    result = checked(
+        sha,
+        ("check", upload.name, repr(parse_options)),
+        lambda: parse_isolated(data, upload.name, parse_options, limits),
+    )
     skip = False
     if result.problems:
-        show_problems(result.problems, result.total_rows)
+        show_problems(result.problems, result.total_rows, result.problem_count)
         skip = st.checkbox(
-            f"Leave the bad {'row' if len(result.problems) == 1 else 'rows'} out and ingest "
+            f"Leave the bad {'row' if result.problem_count == 1 else 'rows'} out and ingest "
             f"the {len(result.products):,} valid products",
             key=f"merchant_skip_{file_key}",
         )
@@ -150,7 +206,7 @@ def upload_page() -> None:
         st.success(f"All {result.total_rows:,} rows are valid: {len(result.products):,} products.")
     ready = bool(result.products) and (skip or not result.problems)
     if st.button("Ingest", type="primary", disabled=not ready, key=f"merchant_ingest_{file_key}"):
-        ingest(data, upload.name, catalog, skip, options)
+        ingest(data, upload.name, merchant, skip, options)
 
 
 run_guarded(upload_page)
