@@ -48,9 +48,19 @@ def ingest(
     prices_in_cents: Annotated[
         bool, typer.Option(help="The price column holds integer minor units (cents).")
     ] = False,
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map",
+            help="FIELD=COLUMN: read a product field from a column the automatic mapping "
+            "does not know (repeatable), e.g. --map title='Nombre del artículo'. "
+            "FIELD= leaves the field out.",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Ingest a catalog file as a new version; it goes live only when complete."""
+    columns = _column_map(column_map or [])
     from tqdm import tqdm
 
     bars: dict[str, tqdm] = {}
@@ -76,6 +86,7 @@ def ingest(
             currency=currency,
             prices_in_minor_units=prices_in_cents,
             progress=progress,
+            columns=columns,
         )
     finally:
         for bar in bars.values():
@@ -91,6 +102,24 @@ def ingest(
             typer.echo(f"  {problem}")
         if len(report.skipped) > 50:
             typer.echo(f"  ... and {len(report.skipped) - 50} more")
+
+
+def _column_map(items: list[str]) -> dict[str, str]:
+    """--map title=Nombre ... -> {"title": "Nombre"}; a plain error for anything else."""
+    from dona.catalog import PRODUCT_FIELDS
+    from dona.errors import ConfigError
+
+    columns: dict[str, str] = {}
+    for item in items:
+        field, sep, column = item.partition("=")
+        field = field.strip().lower()
+        if not sep or field not in PRODUCT_FIELDS:
+            raise ConfigError(
+                f"--map {item[:80]!r} is not FIELD=COLUMN with FIELD one of: "
+                f"{', '.join(PRODUCT_FIELDS)}"
+            )
+        columns[field] = column.strip()
+    return columns
 
 
 @app.command()
@@ -122,6 +151,8 @@ def search(
     if as_json:
         typer.echo(json.dumps(response.to_dict(), ensure_ascii=False, indent=2))
         return
+    if response.searched_as:
+        typer.echo(f"searched for: {response.searched_as}")
     if not response.results:
         typer.echo("no products match")
         return
@@ -287,6 +318,13 @@ LabelsOpt = Annotated[Path | None, typer.Option(help="TSV: query_id, product_id,
 ThresholdOpt = Annotated[
     float, typer.Option(min=0.0, max=1.0, help="Largest allowed relative drop vs f32.")
 ]
+HalfOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Only this half (A or B) of the labelled queries, fixed by query id: "
+        "choose on A, confirm on B."
+    ),
+]
 
 
 @app.command("eval")
@@ -311,16 +349,23 @@ def eval_command(
     threshold: ThresholdOpt = 0.03,
     relevant_at: Annotated[int, typer.Option(help="Rating that counts as relevant.")] = 2,
     probes: Annotated[int, typer.Option(help="Label-free probe queries when no labels.")] = 300,
+    half: HalfOpt = None,
+    floors: Annotated[
+        Path | None,
+        typer.Option(help="JSON of absolute floors the gated configuration must stay above."),
+    ] = None,
 ) -> None:
     """Measure index phases (dense and hybrid) against f32 on labelled or probe queries."""
     from dona.eval.harness import (
         Candidate,
         evaluate_phases,
+        load_floors,
         load_query_set,
         markdown_report,
         write_outputs,
     )
 
+    floor_set = load_floors(floors) if floors else None  # a bad file fails before measuring
     service = _service()
     candidates = list(_parse_candidates(phase, config))
     if phase:
@@ -329,7 +374,7 @@ def eval_command(
         serving = service.index_setting(catalog)
         gated = [Candidate.of(serving.phase, **serving.config)]
         candidates += [c for c in gated if c not in candidates]
-    data, dataset, label_free = load_query_set(service, catalog, queries, labels, probes)
+    data, dataset, label_free = load_query_set(service, catalog, queries, labels, probes, half)
     result = evaluate_phases(
         service,
         catalog,
@@ -343,11 +388,23 @@ def eval_command(
     )
     write_outputs(result, json_path, report, plot)
     typer.echo(markdown_report(result))
+    failures = [f for c in gated for f in result.gate_failures(c)]
+    if floor_set is not None:
+        for c in gated:
+            for floor, value, holds in floor_set.check(result, c):
+                typer.echo(
+                    f"floor {floor.name!r}: {c.label} ({floor.mode}) {floor.metric} "
+                    f"{value:.4f} {'>=' if holds else '<'} {floor.minimum:.4f} "
+                    f"{'ok' if holds else 'BROKEN'}"
+                )
+            failures += floor_set.failures(result, c)
     if gate:
-        failures = [f for c in gated for f in result.gate_failures(c)]
         if failures:
             raise DonaError("quality gate failed: " + "; ".join(failures))
-        typer.echo(f"quality gate passed: {', '.join(c.label for c in gated)}")
+        typer.echo(
+            f"quality gate passed: {', '.join(c.label for c in gated)}"
+            + (f", above the floors in {floors}" if floors else "")
+        )
 
 
 @app.command()
@@ -364,6 +421,15 @@ def quantize(
         list[str] | None, typer.Option(help="Limit the candidates (repeatable).")
     ] = None,
     config: Annotated[list[str] | None, typer.Option(help="JSON config per --phase.")] = None,
+    half: HalfOpt = None,
+    confident: Annotated[
+        bool,
+        typer.Option(
+            "--confident",
+            help="Adopt only a candidate whose drops stay under the threshold at the upper "
+            "end of their 95% bootstrap interval (choices that hold on other queries).",
+        ),
+    ] = False,
 ) -> None:
     """Measure the candidates on this catalog and serve the one with the least hot RAM
     whose quality drop stays under the gate (a new catalog version, switched atomically)."""
@@ -375,7 +441,7 @@ def quantize(
     candidates = _parse_candidates(phase, config)
     if phase:
         candidates = [BASELINE, *candidates]
-    data, dataset, label_free = load_query_set(service, catalog, queries, labels, probes)
+    data, dataset, label_free = load_query_set(service, catalog, queries, labels, probes, half)
     result, version = autopilot(
         service,
         catalog,
@@ -385,6 +451,7 @@ def quantize(
         threshold=threshold,
         candidates=candidates,
         progress=lambda message: typer.echo(message, err=True),
+        confident=confident,
     )
     typer.echo(markdown_report(result))
     adopted = result.adopted.candidate.label if result.adopted else "none"
@@ -444,9 +511,17 @@ def ask(
         typer.echo(piece, nl=False)
     answer = stream.finish()
     typer.echo()
+    _print_checked(answer)
+    _print_products(answer)
+
+
+def _print_checked(answer) -> None:
+    """The notice, and the checked answer when it replaced the streamed wording."""
     if answer.notice:
         typer.echo(f"note: {answer.notice}", err=True)
-    _print_products(answer)
+    if answer.repairs and answer.model_text:
+        typer.echo("checked against the catalog:")
+        typer.echo(answer.text)
 
 
 @app.command()
@@ -457,6 +532,7 @@ def chat(
 ) -> None:
     """Interactive chat (streamed); follow-ups refer to the products shown. Ctrl-D ends."""
     engine, conversation = _chat_engine(catalog, backend, model)
+    engine.warm(conversation.catalog)  # load the model and read its fixed prompt once
     typer.echo("Ask about the catalog; an empty line or Ctrl-D ends.")
     while True:
         try:
@@ -476,8 +552,7 @@ def chat(
             typer.echo(f"error: {exc}", err=True)
             continue
         typer.echo()
-        if answer.notice:
-            typer.echo(f"note: {answer.notice}", err=True)
+        _print_checked(answer)
         _print_products(answer)
 
 
@@ -494,18 +569,30 @@ def eval_llm(
     ] = None,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write a Markdown report.")] = None,
+    injections: Annotated[
+        Path | None,
+        typer.Option(help="JSON Lines prompt-injection attempts to run too ('' for none)."),
+    ] = Path("evals/datasets/chorus_icecat/llm_injections.jsonl"),
 ) -> None:
-    """Groundedness, correctness, nothing-fits, language, speed and memory per model."""
+    """Correctness, groundedness, false denials, language, repairs, injections obeyed,
+    speed and memory per model."""
     from dona.config import get_settings
-    from dona.eval.chat_models import evaluate_models, load_questions, markdown, to_json
+    from dona.eval.chat_models import (
+        evaluate_models,
+        load_injections,
+        load_questions,
+        markdown,
+        to_json,
+    )
 
     settings = get_settings()
     if catalog:
         settings = settings.model_copy(update={"catalog": catalog})
     items = load_questions(questions)
+    attempts = load_injections(injections) if injections and str(injections) else None
     name = backend or settings.llm_backend
     runs = [(name, m) for m in (model or [settings.llm_model])]
-    results = evaluate_models(settings, items, runs)
+    results = evaluate_models(settings, items, runs, attempts)
     text = markdown(results, questions.name)
     if report:
         report.write_text(text)

@@ -146,3 +146,147 @@ def test_cli_merchant_accounts(cli_env, tmp_path):
     service.store.dispose()
     assert merchant("remove", "alice").returncode == 0
     assert "no merchants yet" in merchant("list").stdout
+
+
+@pytest.fixture
+def own_dir(cli_env, tmp_path):
+    """The module's environment with a data directory of the test's own."""
+    env, catalog, items = cli_env
+    return {**env, "DONA_DATA_DIR": str(tmp_path / "dona")}, catalog, items
+
+
+def test_ask_says_nothing_fits_when_nothing_is_like_the_request(own_dir):
+    """No price filter: a lawn mower is semantically far from every product of a shop of
+    speakers, mice and cartridges, and no word of the request occurs in them."""
+    env, catalog, _ = own_dir
+    assert dona(env, "ingest", str(catalog), "--prices-in-cents", "-q").returncode == 0
+
+    def ask(question):
+        result = dona(env, "ask", question, "--backend", "extractive", "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    mower = ask("Do you sell lawn mowers?")
+    assert mower["nothing_fits"] is True and mower["language"] == "en"
+    assert mower["answer"].strip() and mower["products"]  # the closest are still offered
+    assert not mower["fallback"] and mower["backend"] == "extractive"
+    speaker = ask("Do you sell bluetooth speakers?")  # the same question, about the shop
+    assert speaker["nothing_fits"] is False
+    assert "speaker" in speaker["products"][0]["title"].lower()
+
+
+HOLD_INGEST = """
+import sys
+from pathlib import Path
+from dona.service import Dona
+
+held = []
+
+def progress(stage, done, total):
+    if stage == "embed" and not held:  # inside the ingest, holding the catalog's lock
+        held.append(stage)
+        print("holding", flush=True)
+        sys.stdin.readline()  # until the test says go on
+
+report = Dona().ingest_bytes(Path(sys.argv[1]).read_bytes(), "a.csv", progress=progress)
+print(f"version {report.version}", flush=True)
+"""
+
+
+def test_two_ingest_processes_never_run_at_once(own_dir, tmp_path):
+    env, _, _ = own_dir
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("id,title,price\n1,Red Kettle,20\n")
+    second.write_text("id,title,price\n1,Blue Kettle,25\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_INGEST, str(first)],
+        env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        refused = dona(env, "ingest", str(second), "-q")
+        assert refused.returncode == 1
+        assert_one_line_error(
+            refused,
+            "error: another ingest of catalog 'default' is running; wait for it to finish",
+        )
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.stdout.readline().strip() == "version 1"
+        assert holder.wait(timeout=120) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+    again = dona(env, "ingest", str(second), "-q")  # the lock went with the first ingest
+    assert again.returncode == 0 and "version 2 is live" in again.stdout
+    found = json.loads(dona(env, "search", "kettle", "--json").stdout)["results"]
+    assert [r["title"] for r in found] == ["Blue Kettle"]
+
+
+def test_eval_gate_reports_a_broken_floor_by_name(own_dir, tmp_path):
+    env, catalog, items = own_dir
+    assert dona(env, "ingest", str(catalog), "--prices-in-cents", "-q").returncode == 0
+    judged = tmp_path / "shopset"  # the query set's name is its folder's
+    judged.mkdir()
+    speakers = [i["id"] for i in items if "speaker" in i["title"].lower()][:3]
+    (judged / "q.tsv").write_text("query_id\tquery\nq1\tspeaker\nq2\tportable speaker\n")
+    (judged / "l.tsv").write_text(
+        "query_id\tproduct_id\trating\n"
+        + "".join(f"{q}\t{pid}\t3\n" for q in ("q1", "q2") for pid in speakers)
+    )
+
+    def gate(minimum, *extra):
+        floors = tmp_path / "floors.json"
+        floors.write_text(json.dumps({"dataset": "shopset", "floors": {
+            "hybrid Recall@100": {"mode": "hybrid", "metric": "recall@100", "min": minimum}}}))  # fmt: skip
+        return dona(env, "eval", "--queries", str(judged / "q.tsv"), "--labels",
+                    str(judged / "l.tsv"), "--phase", "f32", "--gate", "--floors",
+                    str(floors), *extra)  # fmt: skip
+
+    passed = gate(0.5)
+    assert passed.returncode == 0, passed.stderr
+    assert "floor 'hybrid Recall@100': f32 (hybrid) recall@100 1.0000 >= 0.5000 ok" in (
+        passed.stdout
+    )
+    assert "quality gate passed: f32, above the floors in" in passed.stdout
+    broken = gate(1.01)
+    assert broken.returncode == 1 and "Traceback" not in broken.stderr
+    assert (
+        broken.stderr.strip()
+        .splitlines()[-1]
+        .startswith(  # after the progress lines
+            "error: quality gate failed: floor 'hybrid Recall@100' broken: f32 (hybrid) "
+            "recall@100 1.0000 < 1.0100"
+        )
+    )
+    elsewhere = gate(0.5, "--half", "B")  # floors compare only on the set they were set on
+    assert elsewhere.returncode == 1 and "Traceback" not in elsewhere.stderr
+    assert elsewhere.stderr.strip().splitlines()[-1] == (
+        f"error: the floors in {tmp_path / 'floors.json'} were set on shopset; evaluate "
+        "that query set (not shopset, half B) to check them"
+    )
+
+
+def test_ingest_maps_columns_it_does_not_know(tmp_path):
+    """`dona ingest --map FIELD=COLUMN`, as a real process; a wrong field is a plain error."""
+    source = tmp_path / "raro.csv"
+    source.write_text(
+        'Código,Nombre del artículo,Fabricante,Importe\nx1,Parlante portátil,JBL,"1.299,50"\n',
+        encoding="utf-8",
+    )
+    env = {**os.environ, "DONA_DATA_DIR": str(tmp_path / "data"), "DONA_EMBEDDER": "minilm-onnx"}
+    env.pop("DONA_DATABASE_URL", None)
+
+    def dona(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "dona.cli", *args], capture_output=True, text=True, env=env
+        )
+
+    refused = dona("ingest", str(source), "-q")
+    assert refused.returncode == 1 and "--map title=COLUMN" in refused.stderr
+    bad = dona("ingest", str(source), "-q", "--map", "titel=x")
+    assert bad.returncode == 2 and "FIELD one of: id, title" in bad.stderr
+    done = dona("ingest", str(source), "-q", "--map", "title=Nombre del artículo")
+    assert done.returncode == 0, done.stderr
+    found = json.loads(dona("search", "parlante", "--json").stdout)
+    assert found["results"][0]["id"] == "x1" and found["results"][0]["price"] == 1299.5
