@@ -1,6 +1,7 @@
-"""Benchmark: ingest of the full demo catalog (parse / store / embed / index), unchanged
-re-ingest, query latency split into query embedding / dense / BM25 / fusion, and the
-retrieval quality of each mode on the dev split (a check that speed-ups cost nothing).
+"""Benchmark: ingest of the full demo catalog (parse / store / embed / index, the language
+bridge included), unchanged re-ingest, query latency split into language bridge / query
+embedding / dense / BM25 / fusion for English and Spanish queries, and the retrieval
+quality of each mode on the dev split in both languages, with and without the bridge.
 
     python evals/bench_search.py [--out evals/reports/bench_search.md]
 
@@ -26,6 +27,7 @@ from dona.config import Settings  # noqa: E402
 from dona.eval.metrics import evaluate, load_labelled_queries  # noqa: E402
 from dona.search import Filters  # noqa: E402
 from dona.service import Dona  # noqa: E402
+from dona.service.serving import rank as serving_rank  # noqa: E402
 
 CATALOG = REPO / "catalog" / "chorus_icecat" / "products.jsonl.gz"
 DATASET = REPO / "evals" / "datasets" / "chorus_icecat"
@@ -64,6 +66,7 @@ def main() -> None:
         again = dona.ingest_bytes(data, filename=CATALOG.name, prices_in_minor_units=True)
 
         dataset = load_labelled_queries(DATASET / "queries_dev.tsv", DATASET / "labels_dev.tsv")
+        spanish = load_labelled_queries(DATASET / "queries_dev_es.tsv", DATASET / "labels_dev.tsv")
         queries = list(dataset.queries.values())
         served = dona.served()
         for q in queries[:10]:
@@ -77,6 +80,15 @@ def main() -> None:
                 totals.append((time.perf_counter() - t0) * 1000)
                 for stage, ms in timings.items():
                     stages.setdefault(stage, []).append(ms)
+        spanish_stages: dict[str, list[float]] = {}
+        spanish_totals: list[float] = []
+        for _ in range(args.rounds):
+            for q in spanish.queries.values():
+                t0 = time.perf_counter()
+                _, timings = dona.rank(served, q, 10, Filters(), "hybrid")
+                spanish_totals.append((time.perf_counter() - t0) * 1000)
+                for stage, ms in timings.items():
+                    spanish_stages.setdefault(stage, []).append(ms)
         full: list[float] = []
         for q in queries:
             t0 = time.perf_counter()
@@ -90,13 +102,20 @@ def main() -> None:
 
         ids = served.facets["product_id"]
         quality = {}
-        for mode in ("lexical", "dense", "hybrid"):
+        for language, queries_of, bridge in (
+            ("English", dataset, True),
+            ("Spanish", spanish, True),
+            ("Spanish, no bridge", spanish, False),
+        ):
+            for mode in ("lexical", "dense", "hybrid"):
 
-            def rank(query: str, mode=mode) -> list[str]:
-                hits, _ = dona.rank(served, query, 100, Filters(), mode)
-                return [ids[h.position] for h in hits]
+                def rank(query: str, mode=mode, bridge=bridge) -> list[str]:
+                    hits, _ = serving_rank(
+                        served, query, 100, Filters(), mode, dona.embedder, settings, bridge
+                    )
+                    return [ids[h.position] for h in hits]
 
-            quality[mode] = evaluate(dataset, rank)
+                quality[(language, mode)] = evaluate(queries_of, rank)
 
         say("# Search benchmark: full demo catalog")
         say()
@@ -125,14 +144,17 @@ def main() -> None:
         say()
         say(f"## Query latency ({len(queries)} dev queries x {args.rounds}, after warm-up)")
         say()
-        say("| stage | p50 ms | p95 ms |")
-        say("|---|---|---|")
-        for stage in ("embed", "dense", "bm25", "fusion"):
+        say("| stage | English p50 ms | English p95 ms | Spanish p50 ms | Spanish p95 ms |")
+        say("|---|---|---|---|---|")
+        for stage in ("bridge", "embed", "dense", "bm25", "fusion"):
+            en, es = stages.get(stage, [0.0]), spanish_stages.get(stage, [0.0])
             say(
-                f"| {stage} | {percentile(stages[stage], 50):.2f} | {percentile(stages[stage], 95):.2f} |"
+                f"| {stage} | {percentile(en, 50):.2f} | {percentile(en, 95):.2f} | "
+                f"{percentile(es, 50):.2f} | {percentile(es, 95):.2f} |"
             )
         say(
-            f"| hybrid ranking total | {percentile(totals, 50):.2f} | {percentile(totals, 95):.2f} |"
+            f"| hybrid ranking total | {percentile(totals, 50):.2f} | {percentile(totals, 95):.2f} "
+            f"| {percentile(spanish_totals, 50):.2f} | {percentile(spanish_totals, 95):.2f} |"
         )
         say(
             f"| search() incl. product rows | {percentile(full, 50):.2f} | {percentile(full, 95):.2f} |"
@@ -142,15 +164,23 @@ def main() -> None:
             f"{percentile(filtered, 95):.2f} |"
         )
         say()
-        say(f"## Quality on the dev split ({quality['hybrid']['queries']} judged queries)")
+        judged = quality[("English", "hybrid")]["queries"]
+        say(
+            f"## Quality on the dev split ({judged} judged queries, the same ids in both languages)"
+        )
         say()
-        say("| mode | nDCG@10 | Recall@10 | Recall@100 | MRR@10 |")
-        say("|---|---|---|---|---|")
-        for mode, m in quality.items():
+        say("| queries | mode | nDCG@10 | Recall@10 | Recall@100 | MRR@10 |")
+        say("|---|---|---|---|---|---|")
+        for (language, mode), m in quality.items():
             say(
-                f"| {mode} | {m['ndcg@10']:.4f} | {m['recall@10']:.3f} | "
+                f"| {language} | {mode} | {m['ndcg@10']:.4f} | {m['recall@10']:.3f} | "
                 f"{m['recall@100']:.3f} | {m['mrr@10']:.3f} |"
             )
+        ratio = (
+            quality[("Spanish", "hybrid")]["ndcg@10"] / quality[("English", "hybrid")]["ndcg@10"]
+        )
+        say()
+        say(f"Spanish hybrid nDCG@10 is {ratio:.0%} of English.")
         dona.close()
 
     if args.out:

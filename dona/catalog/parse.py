@@ -1124,7 +1124,8 @@ def parse_catalog(
         wanted = "; ".join(f"{f}: one of {', '.join(_ALIASES[f][:4])}" for f in missing)
         raise CatalogFileError(
             f"this does not look like a product catalog: no column for {' and '.join(missing)} "
-            f"(columns found: {shown}). Name the columns ({wanted})."
+            f"(columns found: {shown}). Name the columns ({wanted}), or map yours "
+            f"(`dona ingest --map {missing[0]}=COLUMN`, or the column mapping on the upload page)."
         )
 
     products: list[Product] = []

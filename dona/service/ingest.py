@@ -168,6 +168,7 @@ def ingest(
             timings=timings,
             format=parsed.format,
             mapped_columns=parsed.mapped_columns,
+            skipped_count=parsed.problem_count,
         )
         store.finish_run(
             run_id,

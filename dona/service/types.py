@@ -73,6 +73,11 @@ class IngestReport:
     timings: dict[str, float]
     format: str
     mapped_columns: dict[str, str]
+    skipped_count: int = -1  # every bad row left out (`skipped` lists the first ones)
+
+    def __post_init__(self) -> None:
+        if self.skipped_count < 0:
+            self.skipped_count = len(self.skipped)
 
     @property
     def seconds(self) -> float:
