@@ -3,6 +3,7 @@ and a deterministic hashing embedder for unit tests that must not depend on the 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -241,19 +242,21 @@ def smollm2_path() -> str:
     return str(bundled_path("smollm2-135m", cache))  # verifies the sha256 on the way
 
 
-@pytest.fixture(scope="session")
-def llama_server(smollm2_path):
-    """`python -m llama_cpp.server` serving SmolLM2 on 127.0.0.1; yields its /v1 URL."""
+@contextlib.contextmanager
+def serve_llama(model_path: str, *args: str):
+    """`python -m llama_cpp.server` serving a GGUF on 127.0.0.1 (with extra server `args`,
+    e.g. an API key); yields its /v1 URL once it answers."""
     import sys
     import time
+    import urllib.error
     import urllib.request
 
     port = _free_port()
     log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)  # noqa: SIM115 - outlives this block
     server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", smollm2_path,
+        [sys.executable, "-m", "llama_cpp.server", "--model", model_path,
          "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-         "--model_alias", "smollm2"],
+         "--model_alias", "smollm2", *args],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/v1"
@@ -264,6 +267,8 @@ def llama_server(smollm2_path):
             try:
                 with urllib.request.urlopen(f"{url}/models", timeout=1):
                     break
+            except urllib.error.HTTPError:  # it answers (e.g. 401 without the key)
+                break
             except OSError:
                 time.sleep(0.25)
         else:
@@ -275,3 +280,10 @@ def llama_server(smollm2_path):
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+
+
+@pytest.fixture(scope="session")
+def llama_server(smollm2_path):
+    """`python -m llama_cpp.server` serving SmolLM2 on 127.0.0.1; yields its /v1 URL."""
+    with serve_llama(smollm2_path) as url:
+        yield url

@@ -8,14 +8,23 @@ phase, `(m_f32 - m_phase) / m_f32`, with a paired bootstrap 95% interval over qu
 
 The rule: a candidate passes when its drop is below the threshold (3%) on every gated
 metric in every mode; the adopted candidate is the passing one with the least hot RAM.
+Choosing among many candidates on a few dozen queries favours the lucky ones, so a
+`confident` choice also wants the upper end of each drop's 95% interval below the
+threshold (CI's autopilot uses it, then confirms its choice on other queries).
 
 Without labels the harness uses probe queries generated from the catalog itself (see
 `probe_queries`): each probe's source product is its one relevant answer (known-item
 search), so the same metrics and the same gate apply.
+
+The relative rule cannot see a regression that hits f32 too (a weaker fusion or embedder
+lowers every candidate alike), so CI also holds the served configuration above absolute
+floors (`load_floors`, evals/floors.json). Labelled queries split into two fixed halves
+(`query_half`): the autopilot chooses on half A, the gate confirms on half B.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -127,6 +136,31 @@ def probe_queries(products: Sequence[Product], n: int = 300, seed: int = 0) -> L
     return LabelledQueries(queries, labels)
 
 
+# ---- halves: choose on one, confirm on the other ----------------------------------------
+
+HALVES = ("A", "B")
+
+
+def query_half(query_id: str) -> str:
+    """Half A or B, fixed by the sha256 of the query id (not by its position or text), so
+    a query keeps its half when others are added or reworded."""
+    return HALVES[hashlib.sha256(query_id.encode("utf-8")).digest()[-1] & 1]
+
+
+def split_half(data: LabelledQueries, half: str) -> LabelledQueries:
+    """The queries (and their labels) of one half."""
+    if half not in HALVES:
+        raise DonaError(f"--half must be A or B, not {half!r}")
+    keep = [q for q in data.queries if query_half(q) == half]
+    return LabelledQueries(
+        {q: data.queries[q] for q in keep}, {q: data.labels[q] for q in keep if q in data.labels}
+    )
+
+
+def dataset_label(name: str, half: str | None) -> str:
+    return f"{name}, half {half}" if half else name
+
+
 # ---- measuring ----------------------------------------------------------------------
 
 
@@ -207,6 +241,21 @@ class EvaluationResult:
     measurements: list[Measurement]
     adopted: Measurement | None
     query_embed_ms_p50: float
+    confident: bool = False
+
+    def _fails(self, m: Measurement, metric: str) -> str | None:
+        drop = m.drop.get(metric, 0.0)
+        high = m.drop_ci.get(metric, (0.0, 0.0))[1]
+        if drop >= self.threshold:
+            return f"by {drop:.1%}"
+        if self.confident and high >= self.threshold:
+            return f"by {drop:.1%}, up to {high:.1%} in its 95% interval"
+        return None
+
+    @property
+    def rule(self) -> str:
+        what = "upper end of the 95% interval of the drop" if self.confident else "drop"
+        return f"{what} < {self.threshold:.0%} vs f32 on {', '.join(GATED_METRICS)} in every mode"
 
     def find(self, candidate: Candidate, mode: str) -> Measurement | None:
         for m in self.measurements:
@@ -222,10 +271,11 @@ class EvaluationResult:
             if m.candidate != candidate:
                 continue
             for metric in metrics:
-                if m.drop.get(metric, 0.0) >= self.threshold:
+                how = self._fails(m, metric)
+                if how:
                     failures.append(
-                        f"phase {candidate.label} ({m.mode}) drops {metric} by "
-                        f"{m.drop[metric]:.1%} (limit {self.threshold:.0%})"
+                        f"phase {candidate.label} ({m.mode}) drops {metric} {how} "
+                        f"(limit {self.threshold:.0%})"
                     )
         return failures
 
@@ -253,8 +303,7 @@ class EvaluationResult:
                 "config": self.adopted.candidate.config_dict,
                 "candidate": self.adopted.candidate.label,
                 "ram_bytes_per_vector": round(self.adopted.ram_bytes_per_vector, 1),
-                "reason": "least hot RAM among candidates whose drop is below "
-                f"{self.threshold:.0%} on {', '.join(GATED_METRICS)} in every mode",
+                "reason": f"least hot RAM among candidates whose {self.rule}",
             }
         return {
             "dataset": self.dataset,
@@ -263,6 +312,7 @@ class EvaluationResult:
             "excluded_queries": self.excluded,
             "label_free": self.label_free,
             "threshold": self.threshold,
+            "confident": self.confident,
             "gated_metrics": list(GATED_METRICS),
             "query_embed_ms_p50": round(self.query_embed_ms_p50, 3),
             "results": [row(m) for m in self.measurements],
@@ -281,6 +331,7 @@ def evaluate_phases(
     threshold: float = DEFAULT_THRESHOLD,
     label_free: bool = False,
     progress: Callable[[str], None] | None = None,
+    confident: bool = False,
 ) -> EvaluationResult:
     """Measure candidates on the live version of a catalog (see module docstring)."""
     progress = progress or (lambda message: None)
@@ -358,18 +409,7 @@ def evaluate_phases(
         for metric in METRICS:
             drop, ci = paired_bootstrap_drop(base.per_query[metric], m.per_query[metric])
             m.drop[metric], m.drop_ci[metric] = drop, ci
-    for candidate in candidates:
-        rows = [m for m in measurements if m.candidate == candidate]
-        ok = all(m.drop[metric] < threshold for m in rows for metric in GATED_METRICS)
-        for m in rows:
-            m.passes_gate = ok
-    passing = [m for m in measurements if m.passes_gate and m.mode == modes[0]]
-    adopted = min(
-        passing,
-        key=lambda m: (m.ram_bytes_per_vector, float(np.percentile(m.latencies_ms, 50))),
-        default=None,
-    )
-    return EvaluationResult(
+    result = EvaluationResult(
         dataset=dataset,
         queries=len(qids),
         judged=len(judged),
@@ -377,9 +417,93 @@ def evaluate_phases(
         label_free=label_free,
         threshold=threshold,
         measurements=measurements,
-        adopted=adopted,
+        adopted=None,
         query_embed_ms_p50=float(np.percentile(embed_ms, 50)),
+        confident=confident,
     )
+    for candidate in candidates:
+        ok = not result.gate_failures(candidate)
+        for m in measurements:
+            if m.candidate == candidate:
+                m.passes_gate = ok
+    passing = [m for m in measurements if m.passes_gate and m.mode == modes[0]]
+    result.adopted = min(
+        passing,
+        key=lambda m: (m.ram_bytes_per_vector, float(np.percentile(m.latencies_ms, 50))),
+        default=None,
+    )
+    return result
+
+
+# ---- absolute floors ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The least value a metric of the served configuration may have in one mode."""
+
+    name: str
+    mode: str
+    metric: str
+    minimum: float
+
+
+@dataclass(frozen=True)
+class Floors:
+    """Named floors and the query set they were set on (see evals/floors.json)."""
+
+    path: str
+    dataset: str  # as `dataset_label` writes it: floors only compare on the same queries
+    floors: tuple[Floor, ...]
+
+    def check(
+        self, result: EvaluationResult, candidate: Candidate
+    ) -> list[tuple[Floor, float, bool]]:
+        """(floor, measured value, holds) for each floor, on `candidate`'s measurements."""
+        if result.label_free or result.dataset != self.dataset:
+            raise DonaError(
+                f"the floors in {self.path} were set on {self.dataset}; evaluate that query "
+                f"set (not {result.dataset}) to check them"
+            )
+        out = []
+        for floor in self.floors:
+            measured = result.find(candidate, floor.mode)
+            if measured is None:
+                raise DonaError(f"floor {floor.name!r} needs the {floor.mode} mode measured")
+            value = measured.mean(floor.metric)
+            out.append((floor, value, value >= floor.minimum))
+        return out
+
+    def failures(self, result: EvaluationResult, candidate: Candidate) -> list[str]:
+        return [
+            f"floor {floor.name!r} broken: {candidate.label} ({floor.mode}) {floor.metric} "
+            f"{value:.4f} < {floor.minimum:.4f} ({self.path})"
+            for floor, value, holds in self.check(result, candidate)
+            if not holds
+        ]
+
+
+def load_floors(path: str | Path) -> Floors:
+    """Read a floors file: {"dataset", "half", "floors": {NAME: {"mode", "metric", "min"}}}."""
+    try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DonaError(f"cannot read the floors file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise DonaError(f"the floors file {path} is not JSON: {exc}") from None
+    try:
+        floors = tuple(
+            Floor(str(name), spec["mode"], spec["metric"], float(spec["min"]))
+            for name, spec in raw["floors"].items()
+        )
+        dataset = dataset_label(str(raw["dataset"]), raw.get("half"))
+        assert floors and all(f.mode in MODES and f.metric in METRICS for f in floors)
+    except (KeyError, TypeError, ValueError, AttributeError, AssertionError):
+        raise DonaError(
+            f"the floors file {path} needs {{'dataset', 'half', 'floors': {{NAME: {{'mode' "
+            f"({' or '.join(MODES)}), 'metric' ({', '.join(METRICS)}), 'min'}}}}}}"
+        ) from None
+    return Floors(str(path), dataset, floors)
 
 
 # ---- reports ----------------------------------------------------------------------
@@ -392,8 +516,7 @@ def markdown_report(result: EvaluationResult, title: str = "Index phases") -> st
         f"{result.queries} queries, {result.judged} judged "
         f"({result.excluded} without a relevant product excluded from label metrics)"
         + (" — label-free probe queries (known-item)" if result.label_free else "")
-        + f". Gate: drop < {result.threshold:.0%} vs f32 on {', '.join(GATED_METRICS)} in "
-        f"every mode. Latency: ranking only (query embedding p50 "
+        + f". Gate: {result.rule}. Latency: ranking only (query embedding p50 "
         f"{result.query_embed_ms_p50:.1f} ms, shared by all).",
         "",
         "| candidate | mode | nDCG@10 | R@10 | R@100 | MRR@10 | overlap@10 | nDCG drop (95% CI) "
@@ -480,15 +603,26 @@ def write_outputs(
 
 
 def load_query_set(
-    dona, catalog: str | None, queries: Path | None, labels: Path | None, probes: int = 300
+    dona,
+    catalog: str | None,
+    queries: Path | None,
+    labels: Path | None,
+    probes: int = 300,
+    half: str | None = None,
 ) -> tuple[LabelledQueries, str, bool]:
-    """Labelled queries when both files are given, else label-free probes of the catalog."""
+    """Labelled queries when both files are given (only `half` of them when it is named),
+    else label-free probes of the catalog."""
     from dona.eval.metrics import load_labelled_queries
 
     if (queries is None) != (labels is None):
         raise DonaError("give both --queries and --labels, or neither (label-free probes)")
     if queries is not None and labels is not None:
-        return load_labelled_queries(queries, labels), queries.parent.name or str(queries), False
+        data = load_labelled_queries(queries, labels)
+        if half is not None:
+            data = split_half(data, half)
+        return data, dataset_label(queries.parent.name or str(queries), half), False
+    if half is not None:
+        raise DonaError("--half splits labelled queries; give --queries and --labels")
     served = dona.served(catalog)
     products = dona.all_products(catalog)
     return probe_queries(products, n=probes), f"{served.manifest['catalog']} (probes)", True
@@ -503,8 +637,10 @@ def autopilot(
     threshold: float = DEFAULT_THRESHOLD,
     candidates: Sequence[Candidate] = DEFAULT_CANDIDATES,
     progress: Callable[[str], None] | None = None,
+    confident: bool = False,
 ) -> tuple[EvaluationResult, int | None]:
-    """Measure the candidates on the catalog and adopt the cheapest that passes the gate.
+    """Measure the candidates on the catalog and adopt the cheapest that passes the gate
+    (`confident`: with the upper end of every drop's 95% interval below the threshold).
     Returns the evaluation and the new live version number (None if nothing changed)."""
     result = evaluate_phases(
         dona,
@@ -515,6 +651,7 @@ def autopilot(
         threshold=threshold,
         label_free=label_free,
         progress=progress,
+        confident=confident,
     )
     if result.adopted is None:
         raise DonaError("no index phase passes the quality gate, not even f32; nothing changed")
@@ -527,6 +664,7 @@ def autopilot(
         "dataset": dataset,
         "label_free": label_free,
         "threshold": threshold,
+        "confident": confident,
         "measured": [
             {
                 "candidate": m.candidate.label,

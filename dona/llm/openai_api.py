@@ -90,8 +90,11 @@ def _describe_openai_error(exc: Exception) -> str:
     status = getattr(exc, "status_code", None)
     if status == 401:
         return "the language model server refused the API key (DONA_LLM_API_KEY)"
-    if status == 404:
-        return "the language model server does not know that model (DONA_LLM_MODEL)"
+    if status == 404:  # an unknown model (OpenAI, vLLM) or a base URL without its /v1
+        return (
+            "the language model server has no such model or path (HTTP 404): check "
+            "DONA_LLM_MODEL and DONA_LLM_BASE_URL"
+        )
     if status == 503:
         return "the language model server stayed busy; try again in a moment"
     name = type(exc).__name__

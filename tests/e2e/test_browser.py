@@ -30,6 +30,8 @@ from pathlib import Path
 
 import pytest
 
+from dona.chat.engine import NOTICES
+
 try:
     from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 except ImportError:  # reported by the module-level skip below
@@ -462,6 +464,9 @@ def test_real_local_model_streams(page: Page, model_app_url: str, shot):
     titles, shown_prices = card_titles_and_prices(message)
     assert set(titles) & {SPEAKER, POCKET, PARTY}, titles  # the database's cards
     assert all(re.fullmatch(r"\$\d+\.\d\d", p) for p in shown_prices), shown_prices
+    # the model answered: the extractive fallback also shows cards, but with this notice
+    unavailable = NOTICES["en"]["fallback"].split("{reason}")[0]
+    assert unavailable not in message.inner_text()
     # It streamed: partial answers (text + cursor) were drawn before the final one.
     seen = page.evaluate("() => window.__donaSeen")
     assert any(text.endswith("▌") for text in seen), f"no partial answer was drawn: {seen}"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
 import urllib.request
 
 import pytest
-from conftest import SHOP
+from conftest import SHOP, serve_llama
 
 from dona.chat import ChatEngine, Conversation
 from dona.errors import LLMError
@@ -78,6 +79,61 @@ def test_openai_backend_unreachable_is_a_plain_error():
     backend = OpenAIBackend("m", "http://127.0.0.1:9/v1", None, timeout_s=2, retries=0)
     with pytest.raises(LLMError, match="cannot be reached"):
         list(backend.stream(prompt()))
+
+
+# ---- the errors a real server gives: a refused key, an unknown path, no answer in time -----
+
+API_KEY = "sk-test-right-key-0123"
+WRONG_KEY = "sk-test-wrong-key-9876"
+
+
+@pytest.fixture(scope="module")
+def keyed_server(smollm2_path):
+    """The real llama.cpp server, started with an API key: every request must carry it."""
+    with serve_llama(smollm2_path, "--api_key", API_KEY) as url:
+        yield url
+
+
+@pytest.fixture
+def silent_server():
+    """A server that accepts connections (the kernel's backlog does) and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+def test_the_key_is_sent_and_a_refused_one_is_a_plain_error(keyed_server):
+    right = OpenAIBackend("smollm2", keyed_server, API_KEY, timeout_s=60, retries=0)
+    assert "".join(right.stream(prompt())).strip()
+    wrong = OpenAIBackend("smollm2", keyed_server, WRONG_KEY, timeout_s=60, retries=3)
+    with pytest.raises(LLMError) as refused:
+        list(wrong.stream(prompt()))
+    assert str(refused.value) == (
+        "the language model server refused the API key (DONA_LLM_API_KEY)"
+    )
+
+
+def test_an_unknown_path_is_a_plain_error(llama_server):
+    """404 from the real server: the base URL lacks its /v1."""
+    backend = OpenAIBackend(
+        "smollm2", llama_server.removesuffix("/v1"), None, timeout_s=60, retries=3
+    )
+    with pytest.raises(LLMError) as missing:
+        list(backend.stream(prompt()))
+    assert str(missing.value) == (
+        "the language model server has no such model or path (HTTP 404): check "
+        "DONA_LLM_MODEL and DONA_LLM_BASE_URL"
+    )
+
+
+def test_a_server_that_never_answers_times_out(silent_server):
+    backend = OpenAIBackend("m", silent_server, None, timeout_s=1, retries=3)
+    with pytest.raises(LLMError) as late:
+        list(backend.stream(prompt()))
+    assert str(late.value) == (
+        "the language model server did not answer in time (DONA_LLM_TIMEOUT_S)"
+    )
 
 
 class BusyThenForward(http.server.BaseHTTPRequestHandler):
@@ -168,6 +224,30 @@ def test_chat_through_the_server(shop, llama_server):
     answer = ChatEngine(shop).ask("¿Tienes un altavoz bluetooth?")
     assert answer.backend == "openai" and answer.language == "es"
     assert answer.products[0].id.startswith("sp-")
+
+
+@pytest.mark.parametrize(
+    "server, update, reason",
+    [
+        ("keyed_server", {"llm_api_key": WRONG_KEY}, "refused the API key"),
+        ("llama_server", {"llm_base_url": "root"}, "no such model or path (HTTP 404)"),
+        ("silent_server", {"llm_timeout_s": 1}, "did not answer in time"),
+    ],
+)
+def test_chat_falls_back_on_server_errors(request, shop, server, update, reason):
+    """What the README promises: any backend failure gives the extractive answer and a
+    one-line notice, never a traceback, and the notice never shows the key."""
+    url = request.getfixturevalue(server)
+    if update.get("llm_base_url") == "root":
+        update = {"llm_base_url": url.removesuffix("/v1")}
+    shop.settings = shop.settings.model_copy(
+        update={"llm_backend": "openai", "llm_base_url": url, "llm_model": "smollm2",
+                "llm_retries": 0, "llm_max_tokens": 20, **update}
+    )  # fmt: skip
+    answer = ChatEngine(shop).ask("usb cable")
+    assert answer.fallback and reason in answer.notice
+    assert "\n" not in answer.notice and WRONG_KEY not in answer.notice
+    assert answer.products[0].id == "ca-1" and "[ca-1]" in answer.text
 
 
 def test_chat_falls_back_when_the_server_is_down(shop):

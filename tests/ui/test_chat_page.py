@@ -10,9 +10,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_app import APP, NASTY_TITLE, SPEAKER, catalog_csv, use_data_dir
 
+from dona.chat.engine import NOTICES
 from dona.service import Dona
 
 pytestmark = pytest.mark.slow
+MODEL_UNAVAILABLE = NOTICES["en"]["fallback"].split("{reason}")[0]  # the notice's fixed start
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +125,6 @@ def test_real_local_model_end_to_end(chat_dir: Path, monkeypatch, smollm2_path):
     assert [r for r, _ in history] == ["user", "assistant"]
     texts = history[1][1]
     assert texts[0].strip() and SPEAKER in texts  # the model's words, the database's card
+    # the extractive fallback also answers with cards: only its notice tells them apart
+    captions = [c.value for c in at.chat_message[1].caption]
+    assert not [c for c in captions if c.startswith(MODEL_UNAVAILABLE)], captions

@@ -200,12 +200,11 @@ def test_quantization_panel_adopts_only_through_the_gate(shop):
         ("f32", "dense"), ("f32", "hybrid"), ("int8", "dense"), ("int8", "hybrid"),
     }  # fmt: skip
     assert at.get("image")  # the quality-vs-memory plot
-    passing = all(r["gate"] == "pass" for r in rows)
-    live = shop.store.live_version("kitchen")
-    if passing:
-        assert live.phase == "int8" and any("Adopted int8" in s.value for s in at.success)
-    else:
-        assert live.phase == "f32"
+    # known outcome: on two products the calibrated int8 codes rank exactly as f32 does
+    assert [r["gate"] for r in rows] == ["pass"] * 4
+    (adopted,) = at.success
+    assert adopted.value.startswith("Adopted int8: version 2 is live (")
+    assert shop.store.live_version("kitchen").phase == "int8"
 
 
 def test_quality_page_shows_the_reports(shop):
