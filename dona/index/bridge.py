@@ -29,7 +29,7 @@ from dona.catalog.text import fold_accents
 from dona.embed.base import Embedder
 from dona.index.lexical import stopwords
 
-BRIDGE_VERSION = "use-words+pairs/v1"  # what the files hold; a different one is rebuilt
+BRIDGE_VERSION = "use-words+pairs/v3"  # what the files hold; a different one is rebuilt
 BRIDGE_DIR = "bridge"
 BRIDGE_FILES = [f"{BRIDGE_DIR}/terms.json", f"{BRIDGE_DIR}/vectors.i8.npy"]
 MAX_TERMS = 40_000  # the catalog's most frequent words; rarer ones are names and typos
@@ -53,6 +53,7 @@ def _key(word: str) -> str:
 
 
 _VOWEL = re.compile(r"[aeiouy]")
+_ACRONYM = re.compile(r"^[^\W\d_]+[A-Z]|^[A-Z]+$")  # a capital after the first letter
 _TRIPLE = re.compile(r"(.)\1\1")
 
 
@@ -101,32 +102,51 @@ class TermBridge:
         self.min_similarity = min_similarity
 
     @staticmethod
-    def vocabulary(texts: Sequence[str]) -> tuple[list[tuple[str, int]], list[str]]:
+    def vocabulary(
+        texts: Sequence[str], names: frozenset[str] = frozenset()
+    ) -> tuple[list[tuple[str, int]], list[str]]:
         """(terms, known): the catalog's frequent words, most frequent first, which queries
-        are bridged to; and every word it uses (accent-folded, lower case), never bridged."""
+        are bridged to; and every word it uses (accent-folded, lower case), never bridged.
+        `names` (the catalog's brand words) are never a translation: "trípode" must not
+        become "Tripp" because the two look alike."""
         counts: Counter[str] = Counter()
         pairs: Counter[str] = Counter()
+        acronym: Counter[str] = Counter()  # written as an acronym or a code ("SATA", "mAh")
         for number, text in enumerate(texts, 1):
-            words = [_key(w) for w in _WORD.findall(text[:_TEXT_CHARS])]
+            raw = _WORD.findall(text[:_TEXT_CHARS])
+            words = [_key(w) for w in raw]
             counts.update(set(words))
+            acronym.update({k for w, k in zip(raw, words, strict=True) if _ACRONYM.search(w)})
             pairs.update({f"{a} {b}" for a, b in zip(words, words[1:], strict=False) if a != b})
             if number % 50_000 == 0 and len(pairs) > MAX_PAIRS_COUNTED:
                 # memory stays bounded on huge catalogs: one-off pairs never become phrases
                 pairs = Counter({p: n for p, n in pairs.items() if n > 1})
         frequent = [
-            (w, n) for w, n in counts.most_common(MAX_TERMS) if n >= MIN_DOC_FREQ and _wordlike(w)
+            (w, n)
+            for w, n in counts.most_common(MAX_TERMS)
+            if n >= MIN_DOC_FREQ and _wordlike(w) and w not in names and acronym[w] * 2 < n
         ]
         frequent += [
             (p, n)
             for p, n in pairs.most_common(MAX_TERMS)
-            if n >= MIN_PHRASE_FREQ and all(_wordlike(w) for w in p.split())
+            if n >= MIN_PHRASE_FREQ
+            and all(
+                _wordlike(w) and w not in names and acronym[w] * 2 < counts[w] for w in p.split()
+            )
         ]
         return frequent, [w for w, _ in counts.most_common(MAX_KNOWN)]
 
     @classmethod
-    def build(cls, texts: Sequence[str], directory: Path, embedder: Embedder) -> dict:
+    def build(
+        cls,
+        texts: Sequence[str],
+        directory: Path,
+        embedder: Embedder,
+        brands: Sequence[str | None] = (),
+    ) -> dict:
         """Embed the catalog's vocabulary and save it; returns the manifest part."""
-        frequent, known = cls.vocabulary(texts)
+        names = frozenset(_key(w) for brand in brands if brand for w in _WORD.findall(brand))
+        frequent, known = cls.vocabulary(texts, names)
         terms = [w for w, _ in frequent]
         vectors = (
             embedder.embed_documents(terms)

@@ -307,7 +307,8 @@ class Dona:
             vectors = np.load(source_dir / VECTORS)
             # the same texts: their lexical index and bridge are linked, or rebuilt when
             # they predate the current analyzer
-            texts = [product_text(p) for p in self.store.all_products(served.version_id)]
+            products = self.store.all_products(served.version_id)
+            texts = [product_text(p) for p in products]
             version = self.store.new_version(catalog_row.id, live.source_name, live.source_sha256)
             build_dir = version_dir(self.settings, name, version.number)
             try:
@@ -329,6 +330,7 @@ class Dona:
                         catalog_row,
                         progress,
                         texts=texts,
+                        brands=[p.brand for p in products],
                         reuse_from=source_dir,
                         evidence=evidence,
                     ),

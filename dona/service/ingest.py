@@ -150,6 +150,7 @@ def ingest(
                     catalog_row,
                     progress,
                     texts=texts,
+                    brands=[p.brand for p in products],
                     reuse_from=reuse_from,
                 ),
             )

@@ -183,6 +183,7 @@ def build_index_files(
     catalog_row: CatalogRow,
     progress: StageProgress,
     texts: list[str] | None = None,
+    brands: list[str | None] | None = None,
     reuse_from: Path | None = None,
     evidence: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -258,7 +259,7 @@ def build_index_files(
     elif bridge_request is not None and texts is not None:
         bridge_embedder = get_embedder(settings, settings.bridge_embedder)
         bridge_part = {
-            **TermBridge.build(texts, directory, bridge_embedder),
+            **TermBridge.build(texts, directory, bridge_embedder, brands or ()),
             "request": bridge_request,
         }
     progress("index", 4, 4)
