@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,6 +41,11 @@ class Settings(BaseSettings):
         "needed; never shown in a message).",
     )
     catalog: str = Field(default="default", description="Catalog used when none is named.")
+    language: Literal["auto", "en", "es"] = Field(
+        default="auto",
+        description="Language of the pages and the CLI: auto (the browser's language in the "
+        "app, LC_ALL/LC_MESSAGES/LANG in the CLI; Spanish for any es*, else English), en, es.",
+    )
     embedder: str = Field(
         default="minilm-onnx",
         description="Registered embedder name (minilm-onnx, minilm-onnx-fp32, minilm) or a "
@@ -84,6 +90,13 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="How close a catalog word must be to a query word to stand in for it.",
+    )
+    bridge_original_weight: float = Field(
+        default=0.25,
+        ge=0,
+        le=1,
+        description="Weight of the shopper's own words in fusion when the bridge changed "
+        "the query (the bridged words weigh 1).",
     )
     max_upload_mb: int = Field(
         default=200, ge=1, description="Largest catalog file accepted (CLI and upload page)."
@@ -147,6 +160,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper()
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def resolved_database_url(self) -> str:

@@ -31,14 +31,19 @@ class Filters:
         for name in ("min_price", "max_price"):
             value = getattr(self, name)
             if value is not None and (not np.isfinite(value) or value < 0):
-                raise QueryError(f"{name.replace('_', ' ')} must be a number of at least 0")
+                raise QueryError(
+                    f"{name.replace('_', ' ')} must be a number of at least 0",
+                    code=f"{name}_invalid",
+                )
         if (
             self.min_price is not None
             and self.max_price is not None
             and self.min_price > self.max_price
         ):
             raise QueryError(
-                f"the minimum price ({self.min_price:g}) is above the maximum ({self.max_price:g})"
+                f"the minimum price ({self.min_price:g}) is above the maximum ({self.max_price:g})",
+                code="price_range",
+                params={"min": self.min_price, "max": self.max_price},
             )
 
     @property
@@ -84,7 +89,7 @@ def clean_query(query: str) -> str:
         raise QueryError("the query must be text")
     query = " ".join(query.split())
     if not query:
-        raise QueryError("type what you are looking for (the query is empty)")
+        raise QueryError("type what you are looking for (the query is empty)", code="query_empty")
     return query[:MAX_QUERY_CHARS]
 
 
@@ -102,9 +107,21 @@ def reciprocal_rank_fusion(
     return sorted(hits.values(), key=lambda h: -h.score)
 
 
+BRIDGED = "+bridge"  # suffix of the rankings of a query put in the catalog's words
+
+
 def hybrid_fusion(rankings: dict[str, Sequence[int]], settings: Settings) -> list[Hit]:
     """The hybrid ranking: RRF of the dense and BM25 rankings with the configured weights.
-    The one fusion rule, used by live search and by the evaluation harness alike."""
-    return reciprocal_rank_fusion(
-        rankings, k=settings.rrf_k, weights={"bm25": settings.bm25_weight}
-    )
+    The one fusion rule, used by live search and by the evaluation harness alike.
+
+    When the language bridge changed the query ("dense+bridge", "bm25+bridge" present),
+    the shopper's own words still count, at `bridge_original_weight` of their weight: a
+    wrong bridged word then costs less, and words both sides share count twice."""
+    bridged = any(name.endswith(BRIDGED) for name in rankings)
+    weights = {}
+    for name in rankings:
+        weight = settings.bm25_weight if name.removesuffix(BRIDGED) == "bm25" else 1.0
+        if bridged and not name.endswith(BRIDGED):
+            weight *= settings.bridge_original_weight
+        weights[name] = weight
+    return reciprocal_rank_fusion(rankings, k=settings.rrf_k, weights=weights)

@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from dona.config import Settings  # noqa: E402
 from dona.eval.metrics import evaluate, load_labelled_queries  # noqa: E402
+from dona.index.bridge import BridgedQuery  # noqa: E402
 from dona.search import Filters  # noqa: E402
 from dona.service import Dona  # noqa: E402
 from dona.service.serving import rank as serving_rank  # noqa: E402
@@ -110,8 +111,9 @@ def main() -> None:
             for mode in ("lexical", "dense", "hybrid"):
 
                 def rank(query: str, mode=mode, bridge=bridge) -> list[str]:
+                    as_typed = None if bridge else BridgedQuery(query, query)
                     hits, _ = serving_rank(
-                        served, query, 100, Filters(), mode, dona.embedder, settings, bridge
+                        served, query, 100, Filters(), mode, dona.embedder, settings, as_typed
                     )
                     return [ids[h.position] for h in hits]
 

@@ -113,7 +113,9 @@ class Dona:
             minutes = max(1, timeout // 60)
             raise SignedOutError(
                 f"you were signed out after {minutes} minute{'s' if minutes != 1 else ''} "
-                "without activity; sign in again"
+                "without activity; sign in again",
+                code="signed_out_idle",
+                params={"minutes": minutes},
             )
         return self.accounts.check(merchant)
 
@@ -123,12 +125,18 @@ class Dona:
         if merchant is None:
             return catalog
         if not isinstance(merchant, Merchant):
-            raise AuthError("sign in as a merchant first")
+            raise AuthError("sign in as a merchant first", code="sign_in_required")
         merchant = self.accounts.check(merchant)
         if catalog is not None and catalog != merchant.catalog:
             raise AuthError(
                 f"merchant {merchant.username!r} manages catalog {merchant.catalog!r}, not "
-                f"{catalog!r}"
+                f"{catalog!r}",
+                code="wrong_catalog",
+                params={
+                    "username": merchant.username,
+                    "catalog": merchant.catalog,
+                    "other": catalog,
+                },
             )
         return merchant.catalog
 
@@ -144,7 +152,8 @@ class Dona:
                 return existing[0]
             if not existing:
                 raise CatalogNotFoundError(
-                    "no catalog has been ingested yet; run 'dona ingest FILE' first"
+                    "no catalog has been ingested yet; run 'dona ingest FILE' first",
+                    code="no_catalog",
                 )
         return self.settings.catalog
 
@@ -193,14 +202,27 @@ class Dona:
     def ingest_file(self, path: str | Path, **kwargs: Any) -> IngestReport:
         path = Path(path)
         if not path.exists():
-            raise CatalogFileError(f"no such file: {path}")
+            raise CatalogFileError(
+                f"no such file: {path}", code="file_not_found", params={"path": str(path)}
+            )
         if path.is_dir():
-            raise CatalogFileError(f"{path} is a folder; give the catalog file inside it")
+            raise CatalogFileError(
+                f"{path} is a folder; give the catalog file inside it",
+                code="file_is_folder",
+                params={"path": str(path)},
+            )
         limit = self.settings.max_upload_mb * 1024 * 1024
         if path.stat().st_size > limit:
+            size_mb = path.stat().st_size // (1024 * 1024)
             raise CatalogFileError(
-                f"{path.name} is {path.stat().st_size // (1024 * 1024)} MB, over the "
-                f"{self.settings.max_upload_mb} MB limit (DONA_MAX_UPLOAD_MB)"
+                f"{path.name} is {size_mb} MB, over the "
+                f"{self.settings.max_upload_mb} MB limit (DONA_MAX_UPLOAD_MB)",
+                code="file_over_limit",
+                params={
+                    "name": path.name,
+                    "size_mb": size_mb,
+                    "limit_mb": self.settings.max_upload_mb,
+                },
             )
         return self.ingest_bytes(path.read_bytes(), filename=path.name, **kwargs)
 
@@ -421,9 +443,7 @@ class Dona:
         t0 = time.perf_counter()
         bridged = served.bridged(query)
         bridge_ms = (time.perf_counter() - t0) * 1000
-        hits, timings = rank(
-            served, bridged.text, k, filters, mode, self.embedder, self.settings, bridge=False
-        )
+        hits, timings = rank(served, query, k, filters, mode, self.embedder, self.settings, bridged)
         if served.bridge is not None:
             timings = {"bridge": bridge_ms, **timings}
         products = self.store.products_at(served.version_id, [h.position for h in hits])

@@ -24,7 +24,7 @@ from dona.errors import IndexIntegrityError
 from dona.index import VECTORS, VectorIndex, phases, read_manifest
 from dona.index.bridge import BridgedQuery, TermBridge
 from dona.index.lexical import BM25Index
-from dona.search import Filters, Hit, Mode, hybrid_fusion
+from dona.search import BRIDGED, Filters, Hit, Mode, hybrid_fusion
 from dona.store import Store
 from dona.store.rows import READY, CatalogVersionRow
 
@@ -190,37 +190,51 @@ def rank(
     mode: Mode,
     embedder: Embedder,
     settings: Settings,
-    bridge: bool = True,
+    bridged: BridgedQuery | None = None,
 ) -> tuple[list[Hit], dict[str, float]]:
     """Positions of a served version ranked for a query, with per-stage timings (ms).
-    `bridge`: first put the query in the catalog's words (False: it already is)."""
+
+    The query is first put in the catalog's words (`bridged`, computed here unless given);
+    when that changed it, hybrid ranking fuses both forms (`hybrid_fusion`), the single
+    modes use the bridged form."""
     timings: dict[str, float] = {}
-    if bridge and served.bridge is not None:
+    if bridged is None:
         t0 = time.perf_counter()
-        query = served.bridged(query).text
-        timings["bridge"] = (time.perf_counter() - t0) * 1000
+        bridged = served.bridged(query)
+        if served.bridge is not None:
+            timings["bridge"] = (time.perf_counter() - t0) * 1000
+    forms = {"": query}
+    if bridged.changed:
+        forms = {"": query, BRIDGED: bridged.text} if mode == "hybrid" else {BRIDGED: bridged.text}
     allowed = filters.mask(served.facets)
     depth = max(k, settings.fusion_depth)
     rankings: dict[str, np.ndarray] = {}
     scores: dict[str, np.ndarray] = {}
-    if mode in ("hybrid", "dense"):
-        t0 = time.perf_counter()
-        qvec = embedder.embed_query(query)
-        timings["embed"] = (time.perf_counter() - t0) * 1000
-        t0 = time.perf_counter()
-        rankings["dense"], scores["dense"] = served.dense.search(qvec, depth, allowed)
-        timings["dense"] = (time.perf_counter() - t0) * 1000
-    if mode in ("hybrid", "lexical"):
-        t0 = time.perf_counter()
-        rankings["bm25"], scores["bm25"] = served.lexical.search(query, depth, allowed)
-        timings["bm25"] = (time.perf_counter() - t0) * 1000
+    timings.update(embed=0.0, dense=0.0, bm25=0.0)
+    for suffix, text in forms.items():
+        if mode in ("hybrid", "dense"):
+            t0 = time.perf_counter()
+            qvec = embedder.embed_query(text)
+            timings["embed"] += (time.perf_counter() - t0) * 1000
+            t0 = time.perf_counter()
+            rankings["dense" + suffix], scores["dense" + suffix] = served.dense.search(
+                qvec, depth, allowed
+            )
+            timings["dense"] += (time.perf_counter() - t0) * 1000
+        if mode in ("hybrid", "lexical"):
+            t0 = time.perf_counter()
+            rankings["bm25" + suffix], scores["bm25" + suffix] = served.lexical.search(
+                text, depth, allowed
+            )
+            timings["bm25"] += (time.perf_counter() - t0) * 1000
+    timings = {name: ms for name, ms in timings.items() if ms or name == "bridge"}
     t0 = time.perf_counter()
     if mode == "hybrid":
         hits = hybrid_fusion(rankings, settings)[:k]
     else:
         name = next(iter(rankings))
         hits = [
-            Hit(int(p), float(s), {name: i + 1})
+            Hit(int(p), float(s), {name.removesuffix(BRIDGED): i + 1})
             for i, (p, s) in enumerate(zip(rankings[name][:k], scores[name][:k], strict=True))
         ]
     timings["fusion"] = (time.perf_counter() - t0) * 1000
