@@ -7,13 +7,26 @@ one line and exits non-zero; the UI shows it in a banner. Anything else is a bug
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 
 class DonaError(Exception):
-    """Base class: the message is meant for the person using DONA."""
+    """Base class: the message is meant for the person using DONA.
+
+    The message is English. `code` (stable, optional) and `params` let the pages and the
+    CLI say the same in the user's language (`dona.i18n.localized`); they travel with
+    the error, pickled too."""
 
     exit_code = 1
+
+    def __init__(
+        self, *args: object, code: str | None = None, params: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(*args)
+        self.code = code
+        self.params: dict[str, Any] = dict(params or {})
 
 
 class ConfigError(DonaError):
@@ -71,12 +84,15 @@ class CatalogValidationError(DonaError):
     ):
         self.problems = problems
         self.total_rows = total_rows
+        self.max_listed = max_listed
         self.problem_count = count = len(problems) if problem_count is None else problem_count
         listed = "; ".join(str(p) for p in problems[:max_listed])
         more = f"; and {count - max_listed} more" if count > max_listed else ""
         super().__init__(
             f"{count} of {total_rows} rows are invalid, so nothing was changed: "
-            f"{listed}{more}. Fix those rows, or ingest with --skip-bad-rows to leave them out."
+            f"{listed}{more}. Fix those rows, or ingest with --skip-bad-rows to leave them out.",
+            code="rows_invalid",
+            params={"count": count, "total": total_rows},
         )
 
 

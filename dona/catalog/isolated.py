@@ -85,22 +85,29 @@ def _run(job: str, args: tuple, limits: Limits) -> Any:
     except Exception:
         raise CatalogFileError(
             f"checking the file stopped unexpectedly (exit status {done.returncode}); try "
-            "again, or export the catalog as CSV UTF-8"
+            "again, or export the catalog as CSV UTF-8",
+            code="check_crashed",
+            params={"status": done.returncode},
         ) from None
     if kind == "ok":
         return payload
     if kind == "memory":
         raise CatalogFileError(
             f"checking the file needed more than {limits.memory_mb:,} MB of memory; split "
-            "the catalog into smaller files"
+            "the catalog into smaller files",
+            code="check_memory",
+            params={"limit_mb": limits.memory_mb},
         )
-    raise CatalogFileError(payload)
+    message, code, params = payload  # the child's error, with what localizes it
+    raise CatalogFileError(message, code=code, params=params)
 
 
 def _too_slow(limits: Limits) -> CatalogFileError:
     return CatalogFileError(
         f"checking the file took longer than {limits.cpu_seconds} s; split the catalog "
-        "into smaller files"
+        "into smaller files",
+        code="check_too_slow",
+        params={"seconds": limits.cpu_seconds},
     )
 
 
@@ -122,7 +129,7 @@ def _child() -> None:
     try:
         reply: tuple[str, Any] = ("ok", _JOBS[job](*args))
     except DonaError as exc:
-        reply = ("refused", str(exc))
+        reply = ("refused", (str(exc), exc.code, exc.params))
     except MemoryError:
         reply = ("memory", None)
     try:

@@ -196,9 +196,12 @@ def apply_column_choices(
         if not column:
             mapping.pop(field_name, None)
         elif column not in columns:
+            shown = ", ".join(repr(c) for c in columns[:20])
             raise CatalogFileError(
                 f"the file has no column {column!r} to use as {field_name}; its columns are "
-                f"{', '.join(repr(c) for c in columns[:20])}"
+                f"{shown}",
+                code="file_no_such_column",
+                params={"column": column, "field": field_name, "columns": shown},
             )
         else:
             mapping[field_name] = column
@@ -228,7 +231,9 @@ def _check_size(size: int, max_bytes: int) -> None:
     if size > max_bytes:
         raise CatalogFileError(
             f"the catalog is larger than the {max_bytes // (1024 * 1024)} MB limit "
-            "(DONA_MAX_UPLOAD_MB); split it or raise the limit"
+            "(DONA_MAX_UPLOAD_MB); split it or raise the limit",
+            code="file_too_large",
+            params={"limit_mb": max_bytes // (1024 * 1024)},
         )
 
 
@@ -293,7 +298,8 @@ class _Text:
         utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
         if b"\x00" in head and not utf16:
             raise CatalogFileError(
-                "the file is binary, not a catalog (a spreadsheet? export it as CSV UTF-8)"
+                "the file is binary, not a catalog (a spreadsheet? export it as CSV UTF-8)",
+                code="file_binary",
             )
         # utf-8-sig also strips a UTF-8 byte order mark
         encoding = "utf-16" if utf16 else "utf-8-sig"
@@ -332,7 +338,9 @@ class _Text:
         line = self.newlines + chunk[: exc.start].count(b"\n") + 1
         return CatalogFileError(
             f"the file is not UTF-8 text (undecodable byte 0x{chunk[exc.start]:02x} on line "
-            f"{line}); re-save it as UTF-8 (in Excel: 'CSV UTF-8') and upload it again"
+            f"{line}); re-save it as UTF-8 (in Excel: 'CSV UTF-8') and upload it again",
+            code="file_not_utf8",
+            params={"byte": f"{chunk[exc.start]:02x}", "line": line},
         )
 
 
@@ -343,7 +351,9 @@ def _detect_format(data: bytes, max_bytes: int, filename: str | None) -> str:
     while not first:  # the first line with content, read in small pieces
         line = text.readline(4096, strict=False)
         if not line:
-            raise CatalogFileError("the file is empty; upload a catalog with at least one product")
+            raise CatalogFileError(
+                "the file is empty; upload a catalog with at least one product", code="file_empty"
+            )
         first = line.strip()
     name = (filename or "").lower().removesuffix(".gz")
     if name.endswith((".jsonl", ".ndjson")):
@@ -412,7 +422,9 @@ def _iter_csv(
     try:
         header = next(reader)
     except StopIteration:
-        raise CatalogFileError("the file is empty; upload a catalog with a header row") from None
+        raise CatalogFileError(
+            "the file is empty; upload a catalog with a header row", code="file_no_header"
+        ) from None
     except csv.Error as exc:
         raise CatalogFileError(f"the CSV header cannot be read: {exc}") from None
     _check_columns(header, len(header))
@@ -578,7 +590,7 @@ def _json_items(data: bytes, max_bytes: int) -> Iterator[tuple[int, dict[str, An
                 if cursor.peek() == "[":
                     lists += 1
                     if lists > 1:
-                        raise CatalogFileError(_NOT_A_PRODUCT_LIST)
+                        raise CatalogFileError(_NOT_A_PRODUCT_LIST, code="file_json_not_list")
                     yield from _json_array(cursor)
                 else:
                     cursor.value()  # other members are not products
@@ -587,7 +599,7 @@ def _json_items(data: bytes, max_bytes: int) -> Iterator[tuple[int, dict[str, An
                 cursor.take(",", "Expecting ',' delimiter")
         cursor.take("}", "Expecting '}'")
         if lists != 1:
-            raise CatalogFileError(_NOT_A_PRODUCT_LIST)
+            raise CatalogFileError(_NOT_A_PRODUCT_LIST, code="file_json_not_list")
     else:
         cursor.value()  # not JSON at all: says where
         raise CatalogFileError("the JSON must be an array of product objects")
@@ -705,11 +717,14 @@ def _iter_xlsx(
     except Exception:  # a damaged or password-protected workbook
         raise CatalogFileError(
             "the spreadsheet cannot be read (a damaged or protected workbook?); save it "
-            "again as .xlsx or export it as CSV UTF-8"
+            "again as .xlsx or export it as CSV UTF-8",
+            code="file_xlsx_unreadable",
         ) from None
     if header is None or not any(c is not None for c in header):
         book.close()
-        raise CatalogFileError("the first sheet is empty; put the header in row 1")
+        raise CatalogFileError(
+            "the first sheet is empty; put the header in row 1", code="file_xlsx_empty"
+        )
     columns = [_cell_text(c) or "" for c in header]
     while columns and not columns[-1]:
         columns.pop()
@@ -730,7 +745,8 @@ def _iter_xlsx(
         except Exception:  # a part damaged past the header
             raise CatalogFileError(
                 "the spreadsheet cannot be read past its header (a damaged workbook?); "
-                "save it again as .xlsx or export it as CSV UTF-8"
+                "save it again as .xlsx or export it as CSV UTF-8",
+                code="file_xlsx_damaged",
             ) from None
         finally:
             book.close()
@@ -746,12 +762,15 @@ def _read_rows(
     JSON and JSON Lines are read twice, item by item: once for the columns (every key of
     every item) and once for the rows, so memory follows the products kept, not the file."""
     if not data or data.isspace():
-        raise CatalogFileError("the file is empty; upload a catalog with at least one product")
+        raise CatalogFileError(
+            "the file is empty; upload a catalog with at least one product", code="file_empty"
+        )
     if _is_xlsx(data):
         return "xlsx", *_iter_xlsx(data, max_bytes)
     if data[:4] == XLS_MAGIC:
         raise CatalogFileError(
-            "this is an old .xls spreadsheet; save it as .xlsx or export it as CSV UTF-8"
+            "this is an old .xls spreadsheet; save it as .xlsx or export it as CSV UTF-8",
+            code="file_xls",
         )
     _check_unpacked(data, max_bytes)
     fmt = _detect_format(data, max_bytes, filename)
@@ -1125,7 +1144,14 @@ def parse_catalog(
         raise CatalogFileError(
             f"this does not look like a product catalog: no column for {' and '.join(missing)} "
             f"(columns found: {shown}). Name the columns ({wanted}), or map yours "
-            f"(`dona ingest --map {missing[0]}=COLUMN`, or the column mapping on the upload page)."
+            f"(`dona ingest --map {missing[0]}=COLUMN`, or the column mapping on the upload page).",
+            code="file_no_columns",
+            params={
+                "missing": missing,
+                "columns": shown,
+                "field": missing[0],
+                "examples": "; ".join(f"{f}: {', '.join(_ALIASES[f][:4])}" for f in missing),
+            },
         )
 
     products: list[Product] = []
@@ -1137,7 +1163,9 @@ def parse_catalog(
         total += 1
         if total > options.max_rows:
             raise CatalogFileError(
-                f"the file has more than {options.max_rows:,} rows; split it into smaller files"
+                f"the file has more than {options.max_rows:,} rows; split it into smaller files",
+                code="file_too_many_rows",
+                params={"limit": options.max_rows},
             )
         problem: RowProblem | None = None
         if isinstance(raw, str):
@@ -1157,7 +1185,7 @@ def parse_catalog(
             if len(problems) < MAX_PROBLEMS_LISTED:
                 problems.append(problem)
     if total == 0:
-        raise CatalogFileError("the file has a header but no products")
+        raise CatalogFileError("the file has a header but no products", code="file_no_products")
     return ParseResult(products, problems, total, fmt, mapping, problem_count)
 
 
@@ -1172,14 +1200,26 @@ def _short_id(value: Any) -> str | None:
 def parse_catalog_file(path: str | Path, options: ParseOptions | None = None) -> ParseResult:
     path = Path(path)
     if not path.exists():
-        raise CatalogFileError(f"no such file: {path}")
+        raise CatalogFileError(
+            f"no such file: {path}", code="file_not_found", params={"path": str(path)}
+        )
     if path.is_dir():
-        raise CatalogFileError(f"{path} is a folder; give the catalog file inside it")
+        raise CatalogFileError(
+            f"{path} is a folder; give the catalog file inside it",
+            code="file_is_folder",
+            params={"path": str(path)},
+        )
     options = options or ParseOptions()
     size = path.stat().st_size
     if size > options.max_bytes:
         raise CatalogFileError(
             f"{path.name} is {size // (1024 * 1024)} MB, over the "
-            f"{options.max_bytes // (1024 * 1024)} MB limit (DONA_MAX_UPLOAD_MB)"
+            f"{options.max_bytes // (1024 * 1024)} MB limit (DONA_MAX_UPLOAD_MB)",
+            code="file_over_limit",
+            params={
+                "name": path.name,
+                "size_mb": size // (1024 * 1024),
+                "limit_mb": options.max_bytes // (1024 * 1024),
+            },
         )
     return parse_catalog(path.read_bytes(), path.name, options)

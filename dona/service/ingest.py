@@ -113,7 +113,10 @@ def ingest(
             if parsed.problems and not skip_bad_rows:
                 parsed.raise_if_invalid()  # counts every bad row, lists the first ones
             if not parsed.products:
-                raise CatalogFileError("no valid products in the file; nothing was changed")
+                raise CatalogFileError(
+                    "no valid products in the file; nothing was changed",
+                    code="file_no_valid_products",
+                )
             products = parsed.products
             progress("parse", 1, 1)
             timings["parse"] = time.perf_counter() - t0

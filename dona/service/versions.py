@@ -81,7 +81,9 @@ def catalog_lock(settings: Settings, name: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise CatalogBusyError(
-                f"another ingest of catalog {name!r} is running; wait for it to finish"
+                f"another ingest of catalog {name!r} is running; wait for it to finish",
+                code="catalog_busy",
+                params={"name": name},
             ) from None
         try:
             yield

@@ -164,9 +164,8 @@ def _existing_row(session: Session, username: str) -> MerchantRow:
     return row
 
 
-def _minutes(wait: timedelta) -> str:
-    minutes = max(1, int(wait.total_seconds() // 60) + 1)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+def _minutes(wait: timedelta) -> int:
+    return max(1, int(wait.total_seconds() // 60) + 1)
 
 
 class _NoLockRow(Exception):
@@ -244,7 +243,7 @@ class Accounts:
             or current.catalog != merchant.catalog
             or not hmac.compare_digest(current.fingerprint, merchant.fingerprint)
         ):
-            raise SignedOutError(SIGNED_OUT)
+            raise SignedOutError(SIGNED_OUT, code="signed_out")
         return current
 
     # ---- sign-in ---------------------------------------------------------------------
@@ -261,14 +260,15 @@ class Accounts:
             row = _row(s, username)
             stored = row.password_hash if row is not None else None
         if not verify_password(password or "", stored or _dummy_hash()) or stored is None:
-            raise AuthError(WRONG_CREDENTIALS)  # the attempt stays counted as a failure
+            # the attempt stays counted as a failure
+            raise AuthError(WRONG_CREDENTIALS, code="wrong_credentials")
         rehashed = hash_password(password) if needs_rehash(stored) else None
         with self.store.Session.begin() as s:
             # writes first: SQLite takes its write lock before reading
             s.execute(delete(SignInAttemptRow).where(SignInAttemptRow.username == username))
             row = _row(s, username)
             if row is None or row.password_hash != stored:  # removed or changed meanwhile
-                raise AuthError(WRONG_CREDENTIALS)
+                raise AuthError(WRONG_CREDENTIALS, code="wrong_credentials")
             if rehashed is not None:
                 row.password_hash = rehashed
             s.flush()
@@ -284,7 +284,9 @@ class Accounts:
                 return
             except _NoLockRow:
                 self._create_lock_row()
-        raise AuthError("sign-in is unavailable right now; try again in a moment")
+        raise AuthError(
+            "sign-in is unavailable right now; try again in a moment", code="sign_in_unavailable"
+        )
 
     def _create_lock_row(self) -> None:
         try:
@@ -311,15 +313,22 @@ class Accounts:
                     SignInAttemptRow.username == username,
                     self.max_failures,
                     f"too many failed sign-ins for {username!r}",
+                    "sign_in_limit_user",
                 ),
                 (
                     SignInAttemptRow.client == client if client else None,
                     self.client_max_failures,
                     "too many failed sign-ins from your address",
+                    "sign_in_limit_client",
                 ),
-                (true(), self.global_max_failures, "too many failed sign-ins on this shop"),
+                (
+                    true(),
+                    self.global_max_failures,
+                    "too many failed sign-ins on this shop",
+                    "sign_in_limit_shop",
+                ),
             ]
-            for where, limit, message in limits:
+            for where, limit, message, code in limits:
                 if where is None:
                     continue
                 count, oldest = s.execute(
@@ -329,5 +338,10 @@ class Accounts:
                 ).one()
                 if count >= limit:
                     wait = _aware(oldest) + self.window - now
-                    raise AuthError(f"{message}; try again in {_minutes(wait)}")
+                    minutes = _minutes(wait)
+                    raise AuthError(
+                        f"{message}; try again in {minutes} minute{'s' if minutes != 1 else ''}",
+                        code=code,
+                        params={"username": username, "minutes": minutes},
+                    )
             s.add(SignInAttemptRow(username=username, client=client, at=now))

@@ -159,9 +159,15 @@ class Store:
             if self.catalog(name) is None:
                 raise CatalogNotFoundError(
                     f"there is no catalog named {name!r}; ingest one with 'dona ingest FILE "
-                    f"--catalog {name}' (see 'dona catalogs')"
+                    f"--catalog {name}' (see 'dona catalogs')",
+                    code="catalog_unknown",
+                    params={"name": name},
                 )
-            raise CatalogNotFoundError(f"catalog {name!r} has no live version yet; ingest a file")
+            raise CatalogNotFoundError(
+                f"catalog {name!r} has no live version yet; ingest a file",
+                code="catalog_not_live",
+                params={"name": name},
+            )
         return row
 
     def versions(self, name: str) -> list[CatalogVersionRow]:
