@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,7 @@ BRIDGE_DIR = "bridge"
 BRIDGE_FILES = [f"{BRIDGE_DIR}/terms.json", f"{BRIDGE_DIR}/vectors.i8.npy"]
 MAX_TERMS = 40_000  # the catalog's most frequent words; rarer ones are names and typos
 PRIOR = 0.03  # similarity bonus per log(1 + document frequency): shop words over one-offs
+WIDE_MARGIN = 0.25  # how far a candidate found beside the query's other words may trail
 MARGIN = 0.05  # candidates this close to the best are synonyms (headphones / headset)
 MIN_PHRASE_FREQ = 3  # two-word catalog phrases ("power bank", "docking station")
 PHRASE_SIM = 0.6  # a whole query mapped to one catalog phrase needs this much
@@ -204,9 +205,17 @@ class TermBridge:
             out.append([(self.terms[i], float(sims[i, column]), float(score[i])) for i in best])
         return out
 
-    def bridge(self, query: str, keep: frozenset[str] = frozenset()) -> BridgedQuery:
+    def bridge(
+        self,
+        query: str,
+        keep: frozenset[str] = frozenset(),
+        together: Callable[[list[str]], int] | None = None,
+    ) -> BridgedQuery:
         """Replace the query's unknown words by the nearest catalog words (see module
-        docstring). `keep`: words never bridged (e.g. the catalog's brands)."""
+        docstring). `keep`: words never bridged (e.g. the catalog's brands). `together`:
+        how many products contain all of some words; with it, a candidate that appears
+        beside the rest of the query wins over a closer one that never does ("reloj con
+        gps": watches are sold with GPS, clocks are not)."""
         tokens = _QUERY_TOKEN.findall(query)
         stop = stopwords("en") | stopwords("es")
         wanted: dict[str, str] = {}  # key -> the word as typed (accents help the model)
@@ -231,6 +240,7 @@ class TermBridge:
                 phrase = best[0][0]
         mapped: dict[str, list[str]] = {}
         options: dict[str, list[str]] = {}
+        context = [t.lower() for t in content if _key(t) not in wanted]
         for word, candidates in zip(wanted, self._nearest(list(wanted.values())), strict=True):
             top = candidates[0][2]
             kept = [
@@ -238,6 +248,16 @@ class TermBridge:
                 for t, s, score in candidates
                 if s >= self.min_similarity and score >= top - MARGIN
             ]
+            if together is not None and context:
+                beside = [
+                    t
+                    for t, s, score in candidates
+                    if s >= self.min_similarity
+                    and score >= top - WIDE_MARGIN
+                    and together([t, *context])
+                ]
+                if beside and not any(t in beside for t in kept):
+                    kept = beside
             if kept:
                 options[word] = kept
         if not options:

@@ -115,6 +115,16 @@ class BM25Index:
             total *= matched / len(tokens)
         return total
 
+    def count_with_all(self, text: str) -> int:
+        """How many products contain every term of `text` (0 when one is unknown)."""
+        tokens = list(dict.fromkeys(tokenize([text], self.language)[0]))
+        if not tokens or any(t not in self._retriever.vocab_dict for t in tokens):
+            return 0
+        present = np.ones(self.count, dtype=bool)
+        for token in tokens:
+            present &= np.asarray(self._retriever.get_scores([token])) > 0
+        return int(present.sum())
+
     def search(
         self, query: str, k: int, allowed: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

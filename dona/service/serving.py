@@ -60,7 +60,11 @@ class ServedVersion:
         """The query in the catalog's words (unchanged when it has nothing to bridge)."""
         if self.bridge is None:
             return BridgedQuery(query, query)
-        return self.bridge.bridge(query, self.brand_words)
+        return self.bridge.bridge(
+            query,
+            self.brand_words,
+            together=lambda words: self.lexical.count_with_all(" ".join(words)),
+        )
 
 
 class ServedVersions:

@@ -134,3 +134,14 @@ def test_nearest_words_with_the_real_model(settings):
     assert use.dims == 512
     vectors = use.embed_documents(["auriculares", "headphones", "printer"])
     assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
+
+
+def test_a_candidate_seen_beside_the_rest_of_the_query_wins(english):
+    """'teclado' alone is closest to 'keyboard'; with 'gaming' beside it the bridge keeps
+    a word that products actually pair with 'gaming' (here still 'keyboard': k2 is the
+    mechanical gaming keyboard)."""
+    served = english.served()
+    assert served.lexical.count_with_all("gaming keyboard") == 1
+    assert served.lexical.count_with_all("gaming zebra") == 0
+    response = english.search("teclado gaming", k=1)
+    assert _ids(response) == ["k2"]
