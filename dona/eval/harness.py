@@ -43,7 +43,7 @@ from dona.catalog import Product
 from dona.errors import DonaError
 from dona.eval.metrics import LabelledQueries, mrr_at, ndcg_at, recall_at
 from dona.index import VECTORS, exact_search, link_or_copy, phases, read_manifest, write_manifest
-from dona.search import hybrid_fusion
+from dona.search import BRIDGED, hybrid_fusion
 
 GATED_METRICS = ("ndcg@10", "recall@10", "recall@100")
 METRICS = ("ndcg@10", "recall@10", "recall@100", "mrr@10", "overlap@10")
@@ -344,20 +344,45 @@ def evaluate_phases(
     if not qids:
         raise DonaError("the query set is empty")
     embed_ms = []
-    qvecs = {}
+    # each query as typed and, where the language bridge changes it, in the catalog's
+    # words: ranked and fused exactly as live search does (`hybrid_fusion`)
+    forms: dict[str, dict[str, str]] = {}
+    qvecs: dict[tuple[str, str], np.ndarray] = {}
     for q in qids:
+        bridged = served.bridged(data.queries[q])
+        forms[q] = (
+            {"": data.queries[q], BRIDGED: bridged.text}
+            if bridged.changed
+            else {"": data.queries[q]}
+        )
         t0 = time.perf_counter()
-        qvecs[q] = dona.embedder.embed_query(data.queries[q])
+        for suffix, text in forms[q].items():
+            qvecs[q, suffix] = dona.embedder.embed_query(text)
         embed_ms.append((time.perf_counter() - t0) * 1000)
-    lexical = {q: served.lexical.search(data.queries[q], DEPTH)[0] for q in qids}
-    exact = {q: exact_search(served.vectors, qvecs[q], DEPTH)[0] for q in qids}
+    lexical = {
+        (q, suffix): served.lexical.search(text, DEPTH)[0]
+        for q in qids
+        for suffix, text in forms[q].items()
+    }
 
-    def fuse(dense: np.ndarray, q: str) -> list[int]:
-        hits = hybrid_fusion({"dense": dense, "bm25": lexical[q]}, dona.settings)
+    def dense_form(q: str) -> str:  # what dense-only mode ranks with: the bridged form
+        return BRIDGED if BRIDGED in forms[q] else ""
+
+    def search_all(search, q: str) -> dict[str, np.ndarray]:
+        return {suffix: search(qvecs[q, suffix], DEPTH)[0] for suffix in forms[q]}
+
+    exact = {q: search_all(lambda v, n: exact_search(served.vectors, v, n), q) for q in qids}
+
+    def fuse(dense: dict[str, np.ndarray], q: str) -> list[int]:
+        rankings: dict[str, np.ndarray] = {}
+        for suffix in forms[q]:
+            rankings["dense" + suffix] = dense[suffix]
+            rankings["bm25" + suffix] = lexical[q, suffix]
+        hits = hybrid_fusion(rankings, dona.settings)
         return [h.position for h in hits[:DEPTH]]
 
     exact_top = {
-        "dense": {q: set(exact[q][:10].tolist()) for q in qids},
+        "dense": {q: set(exact[q][dense_form(q)][:10].tolist()) for q in qids},
         "hybrid": {q: set(fuse(exact[q], q)[:10]) for q in qids},
     }
     judged = {q for q in qids if any(r >= relevant_at for r in data.labels.get(q, {}).values())}
@@ -379,8 +404,11 @@ def evaluate_phases(
                 latencies = []
                 for q in qids:
                     t0 = time.perf_counter()
-                    positions, _ = index.search(qvecs[q], DEPTH)
-                    ranking = positions.tolist() if mode == "dense" else fuse(positions, q)
+                    if mode == "dense":
+                        positions, _ = index.search(qvecs[q, dense_form(q)], DEPTH)
+                        ranking = positions.tolist()
+                    else:
+                        ranking = fuse(search_all(index.search, q), q)
                     latencies.append((time.perf_counter() - t0) * 1000)
                     per_query["overlap@10"].append(len(exact_top[mode][q] & set(ranking[:10])) / 10)
                     if q in judged:
