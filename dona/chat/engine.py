@@ -1,30 +1,34 @@
-"""Grounded product chat: understand the shopper, retrieve, let a model word the answer.
+"""Grounded product chat: understand the shopper, compute the answer, let a model word it.
 
 One turn:
 
 1. **Understand** (rules, no model): the answer language (Spanish or English), price
-   limits ("under 50", "menos de 50 €", "between 20 and 40"), brands named in the catalog,
-   references to products already shown ("the second one", "el segundo", "it") and
-   follow-ups ("cheaper ones?", "¿y de Sony?") resolved against the previous turn. Spanish
-   shop words are mapped to English search terms, since the demo catalog and the bundled
-   embedder are English.
-2. **Retrieve** with the hybrid search under those filters. When the filters leave nothing,
-   or the best match is too weak to be what was asked for, the turn is "nothing fits" and
-   the closest products are offered as alternatives.
-3. **Prompt** the backend with compact facts (id, title, brand, price, key specs, one
-   sentence), never whole descriptions. Catalog text is data: it sits in a delimited block,
-   instruction-like sentences are dropped from it and the system prompt says so.
-4. **Check** the answer: citations `[id]` that are not in the context are removed; a price
-   that no product in the context has (nor the shopper's own limit) means the wording is
-   not trusted, and the extractive answer replaces it. What the shopper sees about a
-   product (cards: name, price, specs) is always rendered from the database.
+   limits, brands, the kind of product ("auriculares" = headphones = headset), the
+   features asked for ("bluetooth", "resistente al agua", "64 GB", "15,6 pulgadas"),
+   cheapest / most expensive, references to products already shown ("el segundo", "it",
+   "both") and follow-ups ("cheaper ones?", "¿y de Sony?", "¿y con bluetooth?").
+2. **Compute** (dona/chat/findings.py): the hybrid search gathers candidates under the
+   limits; DONA keeps those of the asked kind that have every asked feature, by the
+   catalog's own attributes and text; orders them when the cheapest or priciest is
+   asked; compares two shown products; and decides itself when nothing fits (then the
+   closest alternatives: the same thing over the limit, or without the missing feature).
+3. **Word** it: the model gets one constant system prompt and the computed facts (short
+   lines, products tagged [1], [2], no catalog ids), and writes one or two sentences in
+   the shopper's language. Catalog and chat text are data: cleaned, never in the system
+   prompt.
+4. **Check** what it wrote: unknown citations are dropped; a price, brand, model name or
+   feature that is not in the facts, saying nothing fits when the products fit, an
+   answer without any product, or the wrong language means the wording is not shown:
+   the computed answer replaces it (counted as a repair). Cards (name, price, specs) are
+   always rendered from the database.
 
-Any backend failure (server down, timeout, bad key, missing model) gives the extractive
+Any backend failure (server down, timeout, bad key, missing model) gives the computed
 answer plus a one-line notice: the shopper always gets products, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Generator, Iterator
@@ -38,12 +42,33 @@ from dona.catalog.text import product_text
 from dona.chat.checks import (
     TEMPLATE_BRACKETS,
     citations,
+    denies,
+    mentions,
+    resolve_labels,
     strip_citations,
+    unknown_brands,
+    unknown_names,
+    unsupported_features,
     unsupported_prices,
+    wrong_language,
+)
+from dona.chat.findings import (
+    Findings,
+    Item,
+    answer_text,
+    facts_block,
+    feature_checks,
+    price_of,
+    product_specs,
+    short_title,
+    words,
 )
 from dona.chat.prompt import (
-    MAX_SPECS,
     build_messages,
+    clean_product,
+    clean_text,
+    constant_messages,
+    looks_like_injection,
     product_facts,
 )
 from dona.chat.understanding import (
@@ -52,36 +77,38 @@ from dona.chat.understanding import (
     compile_brand_pattern,
     understand,
 )
-from dona.errors import DonaError, LLMError
+from dona.chat.vocabulary import is_kind, product_data
+from dona.errors import DonaError, LLMError, QueryError
 from dona.formatting import format_price
 from dona.index.lexical import tokenize
 from dona.llm import LLMBackend, Prompt, Usage, create_backend
-from dona.llm.extractive import extractive_answer
-from dona.search import Filters, clean_query
+from dona.search import MAX_QUERY_CHARS, Filters, clean_query
 
 if TYPE_CHECKING:
     from dona.service import Dona, SearchResponse
 
 # ---- the turn ---------------------------------------------------------------------------
 
+MAX_MESSAGE_CHARS = 1000  # a longer chat message is refused before anything reads it
+MAX_TURNS = 20  # turns a conversation keeps (only the last topic and cards are used)
+MODEL_PRODUCTS = 3  # products the model is told about (the cards may show more)
+MAX_ANSWER_TOKENS = 96  # one or two sentences; decoding is most of a local model's time
+CANDIDATES = 100  # search results read per query when a kind or feature is asked
+
 NOTICES = {
     "en": {
         "fallback": "The language model is unavailable ({reason}); here are the matching products.",
-        "unverified": "The model's wording could not be checked against the catalog "
-        "({reason}); here are the facts instead.",
     },
     "es": {
         "fallback": "El modelo de lenguaje no está disponible ({reason}); estos son los "
         "productos que coinciden.",
-        "unverified": "No se pudo comprobar la respuesta del modelo con el catálogo "
-        "({reason}); estos son los datos.",
     },
 }
 
 
 @dataclass
 class Turn:
-    question: str
+    question: str  # cleaned and bounded
     understanding: Understanding
     answer: str
     product_ids: list[str]  # the products shown, in order
@@ -105,8 +132,21 @@ class Conversation:
                 return turn.understanding
         return None
 
+    @property
+    def frame(self) -> list[str]:
+        """The last list of products shown (what "the second one" counts in): answers
+        about single products ("is it waterproof?") do not replace it."""
+        for turn in reversed(self.turns):
+            if not turn.understanding.references:
+                return turn.product_ids
+        return self.shown
+
     def history(self) -> list[tuple[str, str]]:
         return [(t.question, t.answer) for t in self.turns]
+
+    def add(self, turn: Turn) -> None:
+        self.turns.append(turn)
+        del self.turns[:-MAX_TURNS]
 
 
 @dataclass
@@ -127,6 +167,9 @@ class ChatAnswer:
     usage: Usage = field(default_factory=Usage)
     dropped_citations: list[str] = field(default_factory=list)
     unsupported_prices: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)  # why the model's wording was replaced
+    injection: bool = False  # the message talked to the model; it was not sent to it
+    findings: Findings | None = None
     time_to_first_token_s: float | None = None
     total_s: float = 0.0
 
@@ -152,6 +195,7 @@ class ChatAnswer:
             "notice": self.notice,
             "nothing_fits": self.nothing_fits,
             "language": self.language,
+            "repaired": bool(self.repairs),
         }
 
 
@@ -249,9 +293,18 @@ def why_shown(
 # "Nothing fits" when no word of the request occurs in the best matches (stemmed, as BM25
 # reads them) and they are also semantically far (all-MiniLM-L6-v2 cosine below this).
 # On the demo catalog this flags "lawn mower", "pizza", "perfume", "concert tickets" and
-# one of the 85 dev queries ("the boys"); alternatives are offered either way.
+# one of the 85 dev queries ("the boys"); alternatives are offered either way. Requests
+# that name a known kind of product or a feature are decided by the catalog's own data.
 MIN_DENSE_WITHOUT_WORDS = 0.45
 RELATIVE_SCORE_FLOOR = 0.4  # context products score at least this share of the best
+
+
+@dataclass
+class Retrieved:
+    products: list[Product]
+    status: str  # "match", "nothing", "about", "empty"
+    reason: str = ""
+    nearest: str = ""
 
 
 class ChatEngine:
@@ -274,6 +327,18 @@ class ChatEngine:
             except DonaError as exc:
                 self._backend_error = str(exc)
         return self._backend
+
+    def warm(self, catalog: str | None = None) -> None:
+        """Load the search and the model and compute the system prompt's state now, so
+        the first shopper does not wait for them."""
+        with contextlib.suppress(DonaError):
+            self._brands(catalog)
+            self.dona.search("warm up", catalog=catalog, k=1)
+        backend = self.backend
+        warm = getattr(backend, "warm", None)
+        if callable(warm):
+            with contextlib.suppress(LLMError):  # the first turn reports it, with a fallback
+                warm(Prompt(messages=constant_messages(), products=[], language="en"))
 
     def _brands(self, catalog: str | None) -> tuple[list[str], Any]:
         served = self.dona.served(catalog)
@@ -301,61 +366,88 @@ class ChatEngine:
 
         `limits`: filters the shopper set outside the conversation (the UI's sidebar); the
         question can narrow them ("under 30") but never widen them."""
+        if isinstance(question, str) and len(question) > MAX_MESSAGE_CHARS:
+            raise QueryError(
+                f"the message is too long: at most {MAX_MESSAGE_CHARS} characters, please"
+            )
+        question = clean_query(question)
+        injection = looks_like_injection(question)
+        # what a message says to a model is not part of the request: the rules read the
+        # rest, and the model is not asked at all
+        request = clean_text(question, MAX_QUERY_CHARS) if injection else question
         conversation = conversation if conversation is not None else Conversation()
         started = time.perf_counter()
         brands, pattern = self._brands(conversation.catalog)
-        shown = conversation.shown
-        intent = understand(question, brands, conversation.last_topic, len(shown), pattern)
+        intent = understand(
+            request or question, brands, conversation.last_topic, len(conversation.frame),
+            pattern,
+        )  # fmt: skip
         if limits is not None:
             apply_limits(intent, limits)
-        products, nothing_fits = self._retrieve(intent, conversation)
-        facts = [
-            product_facts(p, max_specs=16 if intent.references else MAX_SPECS) for p in products
-        ]
-        currency = products[0].currency if products else self.settings.default_currency
-        constraint = intent.constraint(currency)
-        note = ""
-        if nothing_fits:
-            note = (
-                f"No product matches {constraint}. Say so, then suggest these closest alternatives."
-            )
-        elif not facts:
-            note = "The catalog has nothing related."
+        # a message with nothing but instructions to a model gets no products
+        found = self._retrieve(intent, conversation) if request else Retrieved([], "empty")
+        findings = self._findings(intent, found)
+        draft = answer_text(findings) if request else words(intent.language)["only_shop"]
         prompt = Prompt(
-            messages=build_messages(
-                clean_query(question), facts, intent.language, conversation.history(), note
-            ),
-            products=facts,
+            messages=build_messages(question, findings),
+            products=[product_facts(i.product) for i in findings.items],
             language=intent.language,
-            nothing_fits=nothing_fits,
-            constraint=constraint,
-            max_tokens=self.settings.llm_max_tokens,
+            nothing_fits=found.status == "nothing",
+            constraint=intent.constraint(findings.currency or self.settings.default_currency),
+            max_tokens=min(self.settings.llm_max_tokens, MAX_ANSWER_TOKENS),
             temperature=self.settings.llm_temperature,
+            draft=draft,
         )
         answer = ChatAnswer(
             question=question,
             text="",
-            products=products,
-            context_ids=[p.id for p in products],
+            products=found.products,
+            context_ids=[p.id for p in found.products],
             cited_ids=[],
             language=intent.language,
             backend="extractive",
             model="none",
-            nothing_fits=nothing_fits,
+            nothing_fits=found.status == "nothing",
             understanding=intent,
+            findings=findings,
+            injection=injection,
         )
-        return ChatResponse(self._turn(prompt, answer, conversation, started), products)
+        return ChatResponse(
+            self._turn(prompt, answer, conversation, started, pattern), found.products
+        )
 
-    def _retrieve(
-        self, intent: Understanding, conversation: Conversation
-    ) -> tuple[list[Product], bool]:
+    # ---- computing the answer -----------------------------------------------------------
+
+    def _search(self, query: str, catalog: str | None, k: int, filters: Filters | None):
+        return self.dona.search(query or "product", catalog=catalog, k=k, filters=filters)
+
+    def _candidates(self, intent: Understanding, catalog: str | None, filters: Filters):
+        """Search results for the request and for each name of its kind with the asked
+        features ("bluetooth headset" finds what "bluetooth headphones" misses), merged in
+        rank order."""
+        queries = [intent.search_text]
+        if intent.kind is not None:
+            wanted = " ".join(f.search for f in intent.features)
+            queries += [
+                f"{wanted} {name.strip()}".strip() for name in intent.kind.search.split(",")
+            ]
+        seen: dict[str, Product] = {}
+        first = None
+        for query in dict.fromkeys(queries):
+            response = self._search(query, catalog, CANDIDATES, filters)
+            first = first or response
+            for result in response.results:
+                seen.setdefault(result.product.id, result.product)
+        return list(seen.values()), first
+
+    def _retrieve(self, intent: Understanding, conversation: Conversation) -> Retrieved:
         catalog = conversation.catalog
         k = self.settings.chat_products
         if intent.references:
-            ids = [conversation.shown[i] for i in intent.references]
+            source = conversation.shown if intent.refers_to_last else conversation.frame
+            ids = [source[i] for i in intent.references if i < len(source)]
             found = self.dona.products_by_id(catalog, ids)
-            return [found[i] for i in ids if i in found], False
-        query = intent.search_text or "product"
+            return Retrieved([found[i] for i in ids if i in found], "about")
         filters = intent.filters
         if intent.cheaper and conversation.shown:
             prices = [
@@ -368,18 +460,169 @@ class ChatEngine:
                 if intent.max_price is None or intent.max_price > limit:
                     intent.max_price = max(limit, 0.0)
                     filters = intent.filters
-        response = self.dona.search(query, catalog=catalog, k=k, filters=filters)
+        if intent.head and not self._known_word(intent.head, catalog):
+            # "lawn mowers", "drones with a camera": no product uses that word at all
+            closest = self._search(intent.search_text, catalog, 3, None)
+            products = [r.product for r in closest.results]
+            intent.subject = intent.head
+            return Retrieved(products, "nothing" if products else "empty")
+        hard = [f for f in intent.features if not getattr(f, "soft", False)]
+        if intent.kind is not None or hard:
+            decided = self._by_catalog_data(intent, catalog, filters, hard, k)
+            if decided is not None:
+                return decided
+        return self._by_relevance(intent, catalog, filters, k)
+
+    def _by_catalog_data(
+        self, intent: Understanding, catalog: str | None, filters: Filters, hard: list, k: int
+    ) -> Retrieved | None:
+        """Keep the candidates of the asked kind with every asked feature. None when the
+        catalog has nothing of that kind at all (then relevance decides, as for any
+        request the vocabulary does not know)."""
+        pool, _ = self._candidates(intent, catalog, filters)
+        data = {p.id: product_data(p) for p in pool}
+
+        def of_kind(p: Product) -> bool:
+            return intent.kind is None or is_kind(data[p.id], intent.kind)
+
+        def fits(p: Product) -> bool:
+            return of_kind(p) and all(f.has(data[p.id]) is True for f in hard)
+
+        meets = [p for p in pool if fits(p)]
+        if meets and intent.order in ("cheapest", "priciest"):
+            meets += self._beyond(intent, catalog, filters, meets, fits, data)
+        if meets:
+            return Retrieved(self._ordered(meets, intent)[:k], "match")
+        # nothing fits: the same thing beyond the limits, else the kind without the features
+        es = intent.language == "es"
+        w_missing = "con" if es else "with"
+        if filters.active:
+            wider, _ = self._candidates(intent, catalog, Filters())
+            data.update({p.id: product_data(p) for p in wider if p.id not in data})
+            over = [p for p in wider if fits(p)]
+            if over:
+                closest = self._closest_to_limits(over, intent)[:3]
+                return Retrieved(closest, "nothing", nearest=self._nearest(closest[0], intent))
+        kind_only = [p for p in pool if of_kind(p)]
+        if kind_only:
+            missing = [f for f in hard if not all(f.has(data[p.id]) for p in kind_only[:1])]
+            reason = ""
+            if missing and intent.kind is not None:
+                names = ", ".join(f.es if es else f.name for f in missing)
+                reason = f" ({'ninguno' if es else 'none'} {w_missing} {names})"
+            return Retrieved(kind_only[:3], "nothing", reason=reason)
+        if intent.kind is not None:
+            anywhere, _ = self._candidates(intent, catalog, Filters())
+            if not any(is_kind(product_data(p), intent.kind) for p in anywhere[:50]):
+                return None  # this catalog names that kind otherwise: let relevance decide
+            closest = [p for p in anywhere if is_kind(product_data(p), intent.kind)][:3]
+            return Retrieved(closest, "nothing")
+        return None
+
+    def _known_word(self, word: str, catalog: str | None) -> bool:
+        """Does any product of the catalog use this word (as BM25 reads it)?"""
+        try:
+            found = self.dona.search(word, catalog=catalog, k=1, mode="lexical")
+        except DonaError:
+            return True
+        return bool(found.results)
+
+    def _beyond(
+        self, intent: Understanding, catalog: str | None, filters: Filters, meets: list,
+        fits: Any, data: dict,
+    ) -> list[Product]:  # fmt: skip
+        """The cheapest (priciest) may be below (above) every search result read so far:
+        search again past the extreme found, under the same limits, until none is left."""
+        more: list[Product] = []
+        seen = {p.id for p in meets}
+        for _ in range(6):
+            prices = [p.price for p in meets + more if p.price is not None]
+            if not prices:
+                break
+            if intent.order == "cheapest":
+                bound = min(prices) - 0.01
+                if bound < 0:
+                    break
+                low = filters.min_price
+                if low is not None and bound < low:
+                    break
+                narrowed = Filters(low, bound, filters.brands, filters.category, filters.in_stock)
+            else:
+                bound = max(prices) + 0.01
+                high = filters.max_price
+                if high is not None and bound > high:
+                    break
+                narrowed = Filters(bound, high, filters.brands, filters.category, filters.in_stock)
+            pool, _ = self._candidates(intent, catalog, narrowed)
+            new = [p for p in pool if p.id not in seen]
+            data.update({p.id: product_data(p) for p in new})
+            found = [p for p in new if fits(p)]
+            if not found:
+                break
+            more += found
+            seen.update(p.id for p in found)
+        return more
+
+    @staticmethod
+    def _ordered(products: list[Product], intent: Understanding) -> list[Product]:
+        if intent.order in ("cheapest", "priciest"):
+            priced = [p for p in products if p.price is not None]
+            priced.sort(key=lambda p: p.price, reverse=intent.order == "priciest")
+            return priced + [p for p in products if p.price is None]
+        if intent.model_codes:  # a product named by its model number comes first
+
+            def named(p: Product) -> bool:
+                title = p.title.lower()
+                return any(code in title for code in intent.model_codes)
+
+            return [p for p in products if named(p)] + [p for p in products if not named(p)]
+        soft = [f for f in intent.features if getattr(f, "soft", False)]
+        if soft:
+            return sorted(products, key=lambda p: -sum(f.has(p) is True for f in soft))
+        return products
+
+    @staticmethod
+    def _closest_to_limits(products: list[Product], intent: Understanding) -> list[Product]:
+        def distance(p: Product) -> float:
+            if p.price is None:
+                return float("inf")
+            if intent.max_price is not None and p.price > intent.max_price:
+                return p.price - intent.max_price
+            if intent.min_price is not None and p.price < intent.min_price:
+                return intent.min_price - p.price
+            return 0.0
+
+        return sorted(products, key=distance)
+
+    @staticmethod
+    def _nearest(product: Product, intent: Understanding) -> str:
+        es = intent.language == "es"
+        price = price_of(product)
+        if intent.max_price is not None and product.price and product.price > intent.max_price:
+            return f"El más barato cuesta {price}." if es else f"The cheapest costs {price}."
+        if intent.min_price is not None and product.price and product.price < intent.min_price:
+            return f"El más caro cuesta {price}." if es else f"The most expensive costs {price}."
+        return ""
+
+    def _by_relevance(
+        self, intent: Understanding, catalog: str | None, filters: Filters, k: int
+    ) -> Retrieved:
+        query = intent.search_text or "product"
+        depth = 50 if intent.order else k
+        response = self._search(query, catalog, depth, filters)
         relevant = bool(response.results) and self._relevant(response, query)
         if relevant:
             # Fused scores: a product both retrievers rank high scores ~3/61, one only the
             # dense side found far down ~1/65. Keep the context to those near the top.
             floor = RELATIVE_SCORE_FLOOR * response.results[0].score
-            return [r.product for r in response.results if r.score >= floor], False
+            kept = [r.product for r in response.results if r.score >= floor]
+            return Retrieved(self._ordered(kept, intent)[:k], "match")
         if not filters.active and response.results:  # unfiltered, and still nothing close
-            return [r.product for r in response.results[:3]], True
+            return Retrieved([r.product for r in response.results[:3]], "nothing")
         # the filters leave nothing (or nothing relevant): offer the closest without them
-        closest = self.dona.search(query, catalog=catalog, k=3)
-        return [r.product for r in closest.results], True
+        closest = self._search(query, catalog, 3, None)
+        products = [r.product for r in closest.results]
+        return Retrieved(products, "nothing" if products else "empty")
 
     def _relevant(self, response: SearchResponse, query: str) -> bool:
         """Is the best of the top hits plausibly what was asked for? (see above)"""
@@ -393,17 +636,59 @@ class ChatEngine:
         vectors = np.asarray(served.vectors[[r.position for r in top]])
         return float(np.max(vectors @ qvec)) >= MIN_DENSE_WITHOUT_WORDS
 
+    def _findings(self, intent: Understanding, found: Retrieved) -> Findings:
+        """The computed facts the model words (and the extractive answer states)."""
+        about = found.status == "about"
+        items = []
+        for label, product in enumerate(found.products[:MODEL_PRODUCTS], start=1):
+            clean = clean_product(product)
+            checks = feature_checks(product, intent.features) if intent.features else []
+            specs = product_specs(clean) if about and not checks and not intent.compare else []
+            items.append(Item(clean, label, checks, specs))
+        currency = items[0].product.currency if items else self.settings.default_currency
+        findings = Findings(
+            language=intent.language,
+            request=intent.constraint(currency),
+            status=found.status if items else "empty",
+            items=items,
+            order=intent.order,
+            reason=found.reason,
+            nearest=found.nearest,
+            asks=intent.asks,
+            named=bool(
+                items
+                and intent.model_codes
+                and any(c in items[0].product.title.lower() for c in intent.model_codes)
+            ),
+        )
+        priced = [i for i in items if i.product.price is not None]
+        if len(priced) > 1 and found.status in ("match", "about"):
+            findings.cheapest = min(priced, key=lambda i: i.product.price).label
+            findings.priciest = max(priced, key=lambda i: i.product.price).label
+        if intent.compare and len(priced) >= 2:
+            findings.difference = round(abs(priced[0].product.price - priced[1].product.price), 2)
+        return findings
+
+    # ---- wording and checking -----------------------------------------------------------
+
     def _turn(
-        self, prompt: Prompt, answer: ChatAnswer, conversation: Conversation, started: float
+        self,
+        prompt: Prompt,
+        answer: ChatAnswer,
+        conversation: Conversation,
+        started: float,
+        brand_pattern: Any,
     ) -> Generator[str, None, ChatAnswer]:
         """Yield the answer's pieces; return the checked answer, recorded as a turn."""
         intent = answer.understanding
-        assert intent is not None
+        assert intent is not None and answer.findings is not None
         notices = NOTICES.get(intent.language, NOTICES["en"])
-        model_text = yield from self._model_pieces(prompt, answer, notices, started)
-        text = self._checked(model_text, answer, intent, notices)
-        if not text:  # no model, a failure, or an answer we do not trust
-            text = extractive_answer(prompt)
+        model_text = ""
+        if not answer.injection:
+            model_text = yield from self._model_pieces(prompt, answer, notices, started)
+        text = self._checked(model_text, answer, brand_pattern) if model_text else ""
+        if not text:  # no model, a failure, an injection, or an answer we do not trust
+            text = prompt.draft or ""
             if not model_text:
                 if answer.time_to_first_token_s is None:
                     answer.time_to_first_token_s = time.perf_counter() - started
@@ -413,11 +698,9 @@ class ChatEngine:
         if answer.cited_ids:  # cited products first, then the rest of the context
             rest = [p for p in answer.products if p.id not in answer.cited_ids]
             by_id = {p.id: p for p in answer.products}
-            answer.products = [by_id[i] for i in answer.cited_ids] + rest
+            answer.products = [by_id[i] for i in answer.cited_ids if i in by_id] + rest
         answer.total_s = time.perf_counter() - started
-        conversation.turns.append(
-            Turn(answer.question, intent, text, [p.id for p in answer.products])
-        )
+        conversation.add(Turn(answer.question, intent, text, [p.id for p in answer.products]))
         return answer
 
     def _model_pieces(
@@ -444,26 +727,62 @@ class ChatEngine:
                 answer.fallback = True
                 answer.notice = notices["fallback"].format(reason=type(exc).__name__)
         answer.model_text = "".join(pieces).strip()
-        return answer.model_text
+        return "" if answer.fallback else answer.model_text
 
-    @staticmethod
-    def _checked(
-        text: str, answer: ChatAnswer, intent: Understanding, notices: dict[str, str]
-    ) -> str:
-        """The model's text with unknown citations removed, or "" when it states a price
-        no product in the context has (then the extractive answer replaces it)."""
-        if not text or answer.fallback:
-            return ""
+    def _checked(self, model_text: str, answer: ChatAnswer, brand_pattern: Any) -> str:
+        """The model's text with its tags resolved and unknown citations removed, or ""
+        when a check fails (the reasons are kept in `answer.repairs`)."""
+        findings = answer.findings
+        intent = answer.understanding
+        assert findings is not None and intent is not None
+        text = TEMPLATE_BRACKETS.sub(r"\1", resolve_labels(model_text, findings.labels))
+        known = {i.product.id for i in findings.items}
         good, bad = citations(text, set(answer.context_ids))
         answer.dropped_citations = bad
         text = strip_citations(text, bad)
+        problems = []
         limits = [v for v in (intent.min_price, intent.max_price) if v is not None]
-        allowed = [p.price for p in answer.products if p.price is not None] + limits
+        allowed = findings.prices() + [p.price for p in answer.products if p.price] + limits
         answer.unsupported_prices = unsupported_prices(text, allowed)
-        if answer.unsupported_prices:
-            reason = ", ".join(answer.unsupported_prices[:2])
-            answer.notice = notices["unverified"].format(reason=reason)
-            answer.fallback = True
+        problems += [f"price {p}" for p in answer.unsupported_prices]
+        if denies(text) and not findings.denial_allowed():
+            problems.append("denies what the products show")
+        facts = facts_block(findings) + " " + answer.question
+        brands = [i.product.brand or "" for i in findings.items] + list(intent.brands)
+        problems += [f"brand {b}" for b in unknown_brands(text, brand_pattern, brands, facts)]
+        prose = strip_citations(text, good)  # "[sp-1]" is a citation, not a model name
+        problems += [f"name {n}" for n in unknown_names(prose, facts)]
+        statuses = {
+            i.product.id: {f.name: s for f, s in i.checks} | self._stated(i.product)
+            for i in findings.items
+        }
+        claims = unsupported_features(text, statuses)
+        problems += [f"feature {c.feature} for {c.product_id}" for c in claims]
+        titles = [i.product.title for i in findings.items] + [
+            short_title(i.product.title) for i in findings.items
+        ]
+        if wrong_language(text, intent.language, titles + brands):
+            problems.append("language")
+        if (
+            findings.items
+            and findings.status != "about"  # "yes, it has bluetooth" needs no name
+            and not (set(good) & known)
+            and not any(
+                price_of(i.product) in text or mentions(text, i.product.title, i.product.brand)
+                for i in findings.items
+            )
+        ):
+            problems.append("names no product")
+        answer.cited_ids = [i for i in good if i in known] or good
+        if problems:
+            answer.repairs = problems
             return ""
-        answer.cited_ids = good
-        return TEMPLATE_BRACKETS.sub(r"\1", text)  # "<name> costs ..." copied literally
+        return text
+
+    @staticmethod
+    def _stated(product: Product) -> dict[str, bool | None]:
+        """Every feature the vocabulary knows, as this product's own data states it."""
+        from dona.chat.vocabulary import COLOURS, FEATURES, product_has
+
+        data = product_data(product)
+        return {f.name: product_has(data, f) for f in (*FEATURES, *COLOURS)}

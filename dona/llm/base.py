@@ -59,7 +59,8 @@ class ProductFacts:
 @dataclass
 class Prompt:
     """Everything a backend may use. LLM backends send `messages`; the extractive backend
-    writes its answer from `products` and `nothing_fits` in `language`."""
+    says `draft` (the chat's computed answer), or writes one from `products` and
+    `nothing_fits` in `language`."""
 
     messages: list[dict[str, str]]
     products: list[ProductFacts]
@@ -69,6 +70,7 @@ class Prompt:
     max_tokens: int = 160
     temperature: float = 0.1
     stop: tuple[str, ...] = ()
+    draft: str | None = None  # the answer DONA computed; what `extractive` says
 
 
 @dataclass

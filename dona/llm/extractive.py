@@ -54,7 +54,7 @@ class ExtractiveBackend:
     model = "none"
 
     def stream(self, prompt: Prompt, usage: Usage | None = None) -> Iterator[str]:
-        text = extractive_answer(prompt)
+        text = prompt.draft or extractive_answer(prompt)
         if usage is not None:
             usage.prompt_tokens = 0
             usage.completion_tokens = 0
@@ -66,6 +66,3 @@ class ExtractiveBackend:
 )
 def extractive_backend(settings: Settings | None = None) -> ExtractiveBackend:
     return ExtractiveBackend()
-
-
-# --- openai-compatible server ----------------------------------------------------------

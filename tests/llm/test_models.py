@@ -74,3 +74,38 @@ def test_missing_packages_and_bad_paths(tmp_path, monkeypatch):
     real.write_bytes(b"GGUF")
     assert models.resolve_gguf(str(real), tmp_path) == (str(real), "mine")
     assert Path(models.resolve_gguf("smollm2-135m", tmp_path)[0]).is_file()
+
+
+@pytest.mark.slow
+def test_llamacpp_reads_the_fixed_prefix_once(smollm2_path):
+    """The constant part of the prompt is read at `warm()`; a turn then reads only its own
+    tokens, and a different prompt in between does not make it read the prefix again
+    (its saved state is restored)."""
+    from dona.llm import Prompt, Usage
+    from dona.llm.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(smollm2_path, "smollm2-135m", n_ctx=1536)
+    prefix = [
+        {"role": "system", "content": "You are a shop assistant. Answer in one short sentence."},
+        {"role": "user", "content": "Example question: a red mouse?"},
+        {"role": "assistant", "content": "The Orbo M-300 Mouse ($12.00) [1] is red."},
+    ]
+
+    def ask(question: str) -> Prompt:
+        turn = {"role": "user", "content": question}
+        return Prompt(messages=[*prefix, turn], products=[], language="en", max_tokens=4)
+
+    backend.warm(Prompt(messages=prefix, products=[], language="en"))
+    first = Usage()
+    "".join(backend.stream(ask("Name a colour."), first))
+    cached = first.extra["cached_tokens"]
+    assert cached > 20 and first.extra["new_prompt_tokens"] < 20
+    assert first.prompt_tokens == cached + first.extra["new_prompt_tokens"]
+    other = Prompt(
+        messages=[{"role": "system", "content": "Another prompt."}, {"role": "user", "content": "Hi"}],
+        products=[], language="en", max_tokens=2,
+    )  # fmt: skip
+    "".join(backend.stream(other, Usage()))
+    again = Usage()
+    "".join(backend.stream(ask("Name a fruit."), again))
+    assert again.extra["cached_tokens"] >= cached

@@ -61,11 +61,11 @@ def test_answer_with_product_cards_from_the_catalog(chat: AppTest):
     assert user_role == "user" and user_texts == ["bluetooth speaker"]
     assert role == "assistant"
     answer = texts[0]
-    assert answer.startswith("Here is what I found in the catalog:") and "[1]" in answer
+    assert answer.startswith("We have speakers with Bluetooth:") and "[1]" in answer
     assert SPEAKER in texts and "$49.99" in texts  # the card, rendered from the database
     notes = [c.value for c in chat.chat_message[1].caption]
     # why each card is there: cited, and the request's words it contains
-    assert notes[0] == "[1] · cited in the answer · matches bluetooth, speaker", notes
+    assert notes[0] == "[1] · cited in the answer · matches speaker, bluetooth", notes
     assert chat.chat_input(key="chat_input").disabled is False  # back on after answering
 
 
@@ -76,7 +76,7 @@ def test_follow_up_and_new_conversation(chat: AppTest):
     ask(chat, "cheaper ones?")  # there is none: say so, offer the closest
     history = messages(chat)
     assert len(history) == 4
-    assert history[3][1][0].startswith('Nothing in the catalog matches "speaker" under $49.98')
+    assert history[3][1][0].startswith("I found no speakers under $49.98 in the catalog")
     chat.button(key="new_conversation").click().run()
     assert not messages(chat)
 
@@ -92,7 +92,7 @@ def test_sidebar_limits_hold(chat: AppTest):
 def test_nothing_fits_and_spanish(chat: AppTest):
     ask(chat, "altavoz bluetooth por menos de 2 dólares")
     answer = messages(chat)[1][1][0]
-    assert answer.startswith("No hay nada en el catálogo")
+    assert answer.startswith("No encontré parlantes con bluetooth por menos de $2.00")
 
 
 def test_catalog_and_model_text_stay_text(chat: AppTest):
