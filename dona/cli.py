@@ -6,13 +6,25 @@ Errors a user can act on (`DonaError`) print one line on stderr and exit non-zer
 from __future__ import annotations
 
 import json
+import os
 import sys
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dona.errors import DonaError
+from dona.i18n import (
+    Language,
+    has,
+    localized,
+    number,
+    resolve_language,
+    row_problem,
+    system_locale,
+    t,
+)
 
 app = typer.Typer(
     name="dona",
@@ -31,6 +43,23 @@ def _service():
     from dona.service import Dona
 
     return Dona()
+
+
+@lru_cache(maxsize=1)
+def _language() -> Language:
+    """DONA_LANGUAGE; with "auto", the environment's locale (LC_ALL, LC_MESSAGES, LANG)."""
+    from dona.config import get_settings
+
+    try:
+        setting = get_settings().language
+    except DonaError:  # a bad DONA_* value: its error still needs a language
+        setting = os.environ.get("DONA_LANGUAGE", "auto")
+    return resolve_language(setting, system_locale(os.environ))
+
+
+def _say(key: str, **values: object) -> str:
+    """A CLI message in the user's language (`dona.i18n.t`)."""
+    return t(key, _language(), **values)
 
 
 @app.command()
@@ -92,16 +121,22 @@ def ingest(
         for bar in bars.values():
             bar.close()
     typer.echo(
-        f"catalog {report.catalog!r} version {report.version} is live: {report.products} "
-        f"products ({report.embedded} embedded, {report.cached} from cache) in "
-        f"{report.seconds:.1f} s"
+        _say(
+            "cli.ingested",
+            catalog=report.catalog,
+            version=report.version,
+            products=report.products,
+            embedded=report.embedded,
+            cached=report.cached,
+            seconds=number(report.seconds, _language(), decimals=1),
+        )
     )
-    if report.skipped:
-        typer.echo(f"skipped {len(report.skipped)} invalid rows:")
+    if report.skipped_count:
+        typer.echo(_say("cli.skipped", count=report.skipped_count))
         for problem in report.skipped[:50]:
-            typer.echo(f"  {problem}")
-        if len(report.skipped) > 50:
-            typer.echo(f"  ... and {len(report.skipped) - 50} more")
+            typer.echo(f"  {row_problem(problem, _language())}")
+        if report.skipped_count > 50:
+            typer.echo(_say("cli.more", count=report.skipped_count - 50))
 
 
 def _column_map(items: list[str]) -> dict[str, str]:
@@ -152,13 +187,13 @@ def search(
         typer.echo(json.dumps(response.to_dict(), ensure_ascii=False, indent=2))
         return
     if response.searched_as:
-        typer.echo(f"searched for: {response.searched_as}")
+        typer.echo(_say("cli.searched_as", words=response.searched_as))
     if not response.results:
-        typer.echo("no products match")
+        typer.echo(_say("cli.no_match"))
         return
     for rank, result in enumerate(response.results, start=1):
         p = result.product
-        price = f"{p.price:,.2f} {p.currency}" if p.price is not None else "no price"
+        price = f"{p.price:,.2f} {p.currency}" if p.price is not None else _say("cli.no_price")
         brand_text = f" [{p.brand}]" if p.brand else ""
         typer.echo(f"{rank:>3}. {p.title}{brand_text}  {price}  (id {p.id})")
 
@@ -173,15 +208,21 @@ def catalogs(
         typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
     if not rows:
-        typer.echo("no catalogs yet; run 'dona ingest FILE'")
+        typer.echo(_say("cli.no_catalogs"))
         return
     for row in rows:
-        live = (
-            f"v{row.version}, {row.products} products, {row.phase}"
-            if row.version
-            else "no live version"
-        )
-        typer.echo(f"{row.name}: {live}")
+        if row.version:
+            typer.echo(
+                _say(
+                    "cli.catalog_live",
+                    name=row.name,
+                    version=row.version,
+                    products=row.products,
+                    phase=row.phase,
+                )
+            )
+        else:
+            typer.echo(_say("cli.catalog_not_live", name=row.name))
 
 
 @app.command()
@@ -195,10 +236,16 @@ def versions(
         typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
     for row in rows:
-        note = " (restorable)" if row.restorable else ""
         typer.echo(
-            f"v{row.version}: {row.status}{note}, {row.products} products, "
-            f"{row.phase or '-'}, from {row.source or '-'} at {row.created or '-'}"
+            _say(
+                "cli.version_restorable" if row.restorable else "cli.version",
+                version=row.version,
+                status=_say(f"status.{row.status}") if has(f"status.{row.status}") else row.status,
+                products=row.products,
+                phase=row.phase or "-",
+                source=row.source or "-",
+                created=row.created or "-",
+            )
         )
 
 
@@ -209,8 +256,8 @@ def rollback(
 ) -> None:
     """Serve an earlier kept version of a catalog again (see 'dona versions')."""
     service = _service()
-    number = service.rollback(catalog, version)
-    typer.echo(f"catalog {service.resolve_catalog(catalog)!r} version {number} is live again")
+    live = service.rollback(catalog, version)
+    typer.echo(_say("cli.rolled_back", catalog=service.resolve_catalog(catalog), version=live))
 
 
 @app.command()
@@ -241,9 +288,9 @@ def _read_password(from_stdin: bool) -> str:
         return sys.stdin.readline().rstrip("\r\n")
     import getpass
 
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Repeat password: ") != first:
-        raise DonaError("the two passwords differ; nothing was changed")
+    first = getpass.getpass(_say("cli.password"))
+    if getpass.getpass(_say("cli.password_again")) != first:
+        raise DonaError("the two passwords differ; nothing was changed", code="passwords_differ")
     return first
 
 
@@ -261,7 +308,7 @@ def merchant_add(
 ) -> None:
     """Create a merchant account that may change one catalog."""
     merchant = _service().accounts.create(username, _read_password(password_stdin), catalog)
-    typer.echo(f"merchant {merchant.username!r} manages catalog {merchant.catalog!r}")
+    typer.echo(_say("cli.merchant_added", username=merchant.username, catalog=merchant.catalog))
 
 
 @merchant_app.command("set-password")
@@ -271,14 +318,14 @@ def merchant_set_password(
 ) -> None:
     """Change a merchant's password (also clears their failed sign-ins)."""
     _service().accounts.set_password(username, _read_password(password_stdin))
-    typer.echo(f"password of {username.strip().lower()!r} changed")
+    typer.echo(_say("cli.password_changed", username=username.strip().lower()))
 
 
 @merchant_app.command("remove")
 def merchant_remove(username: Annotated[str, typer.Argument(help="Sign-in name.")]) -> None:
     """Delete a merchant account (its catalog stays)."""
     _service().accounts.remove(username)
-    typer.echo(f"merchant {username.strip().lower()!r} removed")
+    typer.echo(_say("cli.merchant_removed", username=username.strip().lower()))
 
 
 @merchant_app.command("list")
@@ -286,7 +333,7 @@ def merchant_list() -> None:
     """Merchant accounts and their catalogs."""
     merchants = _service().accounts.merchants()
     if not merchants:
-        typer.echo("no merchants yet; add one with 'dona merchant add NAME --catalog CATALOG'")
+        typer.echo(_say("cli.no_merchants"))
     for merchant in merchants:
         typer.echo(f"{merchant.username}: {merchant.catalog}")
 
@@ -488,7 +535,7 @@ def _print_products(answer) -> None:
     from dona.formatting import format_price
 
     for rank, p in enumerate(answer.products, start=1):
-        price = format_price(p.price, p.currency) if p.price is not None else "no price"
+        price = format_price(p.price, p.currency) if p.price is not None else _say("cli.no_price")
         mark = "*" if p.id in answer.cited_ids else " "
         typer.echo(f" {mark}{rank}. {p.title}  {price}  (id {p.id})")
 
@@ -518,9 +565,9 @@ def ask(
 def _print_checked(answer) -> None:
     """The notice, and the checked answer when it replaced the streamed wording."""
     if answer.notice:
-        typer.echo(f"note: {answer.notice}", err=True)
+        typer.echo(_say("cli.note", notice=answer.notice), err=True)
     if answer.repairs and answer.model_text:
-        typer.echo("checked against the catalog:")
+        typer.echo(_say("cli.checked"))
         typer.echo(answer.text)
 
 
@@ -533,10 +580,10 @@ def chat(
     """Interactive chat (streamed); follow-ups refer to the products shown. Ctrl-D ends."""
     engine, conversation = _chat_engine(catalog, backend, model)
     engine.warm(conversation.catalog)  # load the model and read its fixed prompt once
-    typer.echo("Ask about the catalog; an empty line or Ctrl-D ends.")
+    typer.echo(_say("cli.chat_intro"))
     while True:
         try:
-            question = input("you> ").strip()
+            question = input(_say("cli.you")).strip()
         except (EOFError, KeyboardInterrupt):
             typer.echo()
             return
@@ -549,7 +596,7 @@ def chat(
                 typer.echo(piece, nl=False)
             answer = stream.finish()
         except DonaError as exc:  # a bad question must not end the conversation
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(_say("cli.error", message=localized(exc, _language())), err=True)
             continue
         typer.echo()
         _print_checked(answer)
@@ -605,7 +652,7 @@ def main() -> None:
     try:
         app()  # standalone: usage errors print their own message and exit 2
     except DonaError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(_say("cli.error", message=localized(exc, _language())), err=True)
         sys.exit(exc.exit_code)
 
 

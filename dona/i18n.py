@@ -372,7 +372,7 @@ ES: dict[str, str] = {
     "chat.examples": "Pregunta por productos con tus propias palabras, por ejemplo:",
     "chat.example_1": "¿Un parlante bluetooth portátil por menos de 50 dólares?",
     "chat.example_2": "Cartucho de tinta cian para una HP DesignJet",
-    "chat.example_3": "¿Tienes ratones inalámbricos baratos?",
+    "chat.example_3": "Do you have cheap wireless mice?",  # the other language works too
     "chat.input": "Pregunta por productos…",
     "sign_in.title": "Acceso para comerciantes",
     "sign_in.done": "Iniciaste sesión; las páginas de comerciante están en el menú.",

@@ -290,3 +290,49 @@ def test_ingest_maps_columns_it_does_not_know(tmp_path):
     assert done.returncode == 0, done.stderr
     found = json.loads(dona("search", "parlante", "--json").stdout)
     assert found["results"][0]["id"] == "x1" and found["results"][0]["price"] == 1299.5
+
+
+def test_cli_speaks_spanish_when_asked(tmp_path):
+    """DONA_LANGUAGE=es, or a Spanish locale with the default "auto": messages and errors
+    in Spanish; --json keys unchanged; English otherwise."""
+    source = tmp_path / "tienda.csv"
+    source.write_text(
+        "id,título,marca,precio\np1,Pava eléctrica,Atma,20\np2,Tostadora,Atma,35\n"
+        "p3,,Atma,12\np4,,Atma,13\np5,Cafetera,Oster,50\n",
+        encoding="utf-8",
+    )
+    base = {**os.environ, "DONA_DATA_DIR": str(tmp_path / "data"), "LANG": "C.UTF-8"}
+    for name in ("DONA_DATABASE_URL", "DONA_LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        base.pop(name, None)
+    es = {**base, "DONA_LANGUAGE": "es"}
+
+    empty = dona(es, "search", "pava")
+    assert_one_line_error(empty, "error: todavía no se cargó ningún catálogo")
+    assert dona(es, "catalogs").stdout == "todavía no hay catálogos; ejecuta 'dona ingest FILE'\n"
+
+    refused = dona(es, "ingest", str(source), "-q")
+    assert_one_line_error(
+        refused, "error: 2 de 5 filas no son válidas, así que no se cambió nada: fila 4"
+    )
+    done = dona(es, "ingest", str(source), "-q", "--skip-bad-rows")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("la versión 1 del catálogo 'default' está publicada: 3 productos")
+    assert lines[1:] == [
+        "se omitieron 2 filas no válidas:",
+        "  fila 4 (id 'p3'): missing title",
+        "  fila 5 (id 'p4'): missing title",
+    ]
+    found = json.loads(dona(es, "search", "pava eléctrica", "--json").stdout)
+    assert set(found) >= {"query", "catalog", "version", "mode", "results"}
+    assert found["results"][0]["id"] == "p1"
+
+    # "auto" follows the locale; English without a Spanish one
+    assert dona({**base, "LANG": "es_AR.UTF-8"}, "versions").stdout.startswith(
+        "v1: publicada, 3 productos"
+    )
+    assert dona(base, "versions").stdout.startswith("v1: live, 3 products")
+    assert_one_line_error(dona(base, "search", "  "), "error: type what you are looking for")
+    assert_one_line_error(
+        dona({**base, "LC_ALL": "es_ES.UTF-8"}, "search", "  "), "error: escribe lo que buscas"
+    )

@@ -17,10 +17,10 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # `shared`, also under AppTest
 
 from shared import (  # noqa: E402
-    ATTRIBUTION,
     CSS,
     apply_streamlit_secrets,
     signed_in_merchant,
+    tr,
 )
 
 apply_streamlit_secrets()  # before anything reads the settings
@@ -29,27 +29,34 @@ st.set_page_config(page_title="DONA", page_icon="🛍️", layout="wide")
 st.markdown(CSS, unsafe_allow_html=True)
 st.title("DONA")
 shop = [
-    st.Page("views/chat.py", title="Ask DONA", icon="💬", default=True),
-    st.Page("views/search.py", title="Search products", icon="🔎", url_path="search"),
+    st.Page("views/chat.py", title=tr("app.page.chat"), icon="💬", default=True),
+    st.Page("views/search.py", title=tr("app.page.search"), icon="🔎", url_path="search"),
 ]
 merchant = signed_in_merchant()
 if merchant is None:
     pages = {
-        "Shop": shop,
-        "Merchants": [
-            st.Page("views/sign_in.py", title="Merchant sign-in", icon="🔑", url_path="sign-in")
+        tr("app.section.shop"): shop,
+        tr("app.section.merchants"): [
+            st.Page("views/sign_in.py", title=tr("app.page.sign_in"), icon="🔑", url_path="sign-in")
         ],
     }
 else:
     pages = {
-        "Shop": shop,
-        f"Merchant: {merchant.catalog}": [
-            st.Page("views/upload.py", title="Upload catalog", icon="📤", url_path="upload"),
-            st.Page("views/versions.py", title="Versions", icon="🕘", url_path="versions"),
+        tr("app.section.shop"): shop,
+        tr("app.section.merchant", catalog=merchant.catalog): [
+            st.Page("views/upload.py", title=tr("app.page.upload"), icon="📤", url_path="upload"),
             st.Page(
-                "views/quantization.py", title="Quantization", icon="🧮", url_path="quantization"
+                "views/versions.py", title=tr("app.page.versions"), icon="🕘", url_path="versions"
             ),
-            st.Page("views/quality.py", title="Quality reports", icon="📊", url_path="quality"),
+            st.Page(
+                "views/quantization.py",
+                title=tr("app.page.quantization"),
+                icon="🧮",
+                url_path="quantization",
+            ),
+            st.Page(
+                "views/quality.py", title=tr("app.page.quality"), icon="📊", url_path="quality"
+            ),
         ],
     }
 page = st.navigation(pages)
@@ -57,4 +64,4 @@ if merchant is not None and st.session_state.pop("merchant_go_upload", False):
     st.switch_page("views/upload.py")  # right after sign-in
 page.run()  # each page guards itself (shared.run_guarded)
 st.divider()
-st.caption(ATTRIBUTION)
+st.caption(tr("app.attribution"))

@@ -1,8 +1,12 @@
-"""What the DONA pages share: the cached service, the catalog picker, product cards.
+"""What the DONA pages share: the cached service, the session's language, the catalog
+picker, product cards.
 
 Catalog text (titles, brands, descriptions, specs) and model output are data: they are
 only ever shown with `st.text`, which renders neither Markdown nor HTML. The one raw HTML
 block per card is the product image, built from an escaped http(s) URL.
+
+Every word of the interface goes through `tr(key)` (dona/i18n.py) in the session's
+language, chosen once per session: DONA_LANGUAGE, or with "auto" the browser's.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from dona.catalog import Product
 from dona.config import get_settings
 from dona.errors import ConfigError, DonaError, IndexIntegrityError, SignedOutError
 from dona.formatting import (
+    PRICE_ON_REQUEST,
     format_price,
     product_image_css,
     product_image_html,
@@ -25,21 +30,14 @@ from dona.formatting import (
     shopper_specs,
     snippet,
 )
+from dona.i18n import Language, localized, resolve_language, t
 from dona.service import Dona
 from dona.store.accounts import Merchant
 
 log = logging.getLogger("dona.ui")
 
 COLUMNS = 3
-NO_CATALOG = (
-    "No catalog has been ingested yet, so there is nothing to search. "
-    "Merchant: load your products with `dona ingest FILE` (or `make run` for the demo "
-    "catalog), then reload this page."
-)
-ATTRIBUTION = (
-    'Product data sourced from Icecat (https://icecat.biz/), provided "AS IS" under the '
-    "Icecat Open Content License."
-)
+LANGUAGE_KEY = "language"
 CSS = f"""<style>
 {product_image_css("dona-img")}
 [class*="st-key-dona-card"] {{ gap: 0.5rem; }}
@@ -63,20 +61,46 @@ def apply_streamlit_secrets() -> None:
         os.environ.setdefault(key, str(value))
 
 
-SHOPPER_TROUBLE = (
-    "The shop's assistant is not available right now. Please try again in a little while."
-)
+def browser_language() -> str | None:
+    """The browser's language: navigator.language, else the Accept-Language header."""
+    try:
+        locale = st.context.locale
+        header = st.context.headers.get("Accept-Language")
+    except Exception:  # no browser connection (scripts)
+        return None
+    if isinstance(locale, str) and locale:
+        return locale
+    return header if isinstance(header, str) else None
+
+
+def language() -> Language:
+    """The session's language, decided on its first run and kept."""
+    chosen = st.session_state.get(LANGUAGE_KEY)
+    if chosen in ("en", "es"):
+        return chosen
+    try:
+        setting = get_settings().language
+    except ConfigError:  # a bad DONA_* value: its error is shown, in the browser's language
+        setting = os.environ.get("DONA_LANGUAGE", "auto")
+    chosen = st.session_state[LANGUAGE_KEY] = resolve_language(setting, browser_language())
+    return chosen
+
+
+def tr(key: str, **values: object) -> str:
+    """An interface message in the session's language (`dona.i18n.t`)."""
+    return t(key, language(), **values)
 
 
 def shopper_message(exc: DonaError) -> str:
-    """What a shopper may read of an error. Configuration and damaged-index errors are the
-    operator's to fix: a signed-in merchant reads them (they name the setting or file,
-    never a password), a shopper gets one plain sentence and the log gets the rest."""
+    """What a shopper may read of an error, in the session's language. Configuration and
+    damaged-index errors are the operator's to fix: a signed-in merchant reads them (they
+    name the setting or file, never a password), a shopper gets one plain sentence and
+    the log gets the rest."""
     if not isinstance(exc, ConfigError | IndexIntegrityError):
-        return str(exc)
+        return localized(exc, language())
     log.error("a DONA page cannot run: %s", exc)
     merchant = isinstance(st.session_state.get(MERCHANT_KEY), Merchant)
-    return str(exc) if merchant else SHOPPER_TROUBLE
+    return localized(exc, language()) if merchant else tr("app.unavailable")
 
 
 def run_guarded(page: Callable[[], None]) -> None:
@@ -88,18 +112,27 @@ def run_guarded(page: Callable[[], None]) -> None:
         st.error(shopper_message(exc))
     except Exception:  # never a traceback in front of a shopper
         log.exception("a DONA page failed")
-        st.error("Something went wrong on our side. Please try again in a moment.")
+        st.error(tr("app.bug"))
 
 
-@st.cache_resource(show_spinner="Starting DONA…")
+@st.cache_resource(show_spinner=False)
 def load_dona(data_dir: str, database_url: str) -> Dona:
     """One Dona per data directory and database (the arguments are the cache key)."""
     return Dona(get_settings())
 
 
+_STARTED: set[tuple[str, str]] = set()  # what this process has loaded: no spinner needed
+
+
 def current_dona() -> Dona:
     settings = get_settings()
-    return load_dona(str(settings.data_dir), settings.resolved_database_url)
+    key = (str(settings.data_dir), settings.resolved_database_url)
+    if key in _STARTED:
+        return load_dona(*key)
+    with st.spinner(tr("app.starting")):  # shown only when loading takes a while
+        dona = load_dona(*key)
+    _STARTED.add(key)
+    return dona
 
 
 MERCHANT_KEY = "merchant"
@@ -142,8 +175,8 @@ def signed_in_merchant() -> Merchant | None:
         )
     except SignedOutError as exc:
         sign_out()
-        st.session_state[SIGNED_OUT_KEY] = str(exc)
-        st.toast(str(exc))
+        notice = st.session_state[SIGNED_OUT_KEY] = localized(exc, language())
+        st.toast(notice)
         return None
     except Exception:  # the database is unreachable: no merchant page, but no sign-out
         log.exception("cannot check the merchant's session")
@@ -160,11 +193,11 @@ def require_merchant() -> Merchant:
     if merchant is None:
         notice = st.session_state.pop(SIGNED_OUT_KEY, None)
         st.warning(f"{notice[:1].upper()}{notice[1:]}." if notice else
-                   "This page is for merchants. Sign in first.")  # fmt: skip
+                   tr("app.merchants_only"))  # fmt: skip
         st.stop()
     with st.sidebar:
-        st.caption(f"Signed in as {merchant.username}")
-        if st.button("Sign out", key="sign_out"):
+        st.caption(tr("app.signed_in_as", username=merchant.username))
+        if st.button(tr("app.sign_out"), key="sign_out"):
             sign_out()
             st.rerun()
     return merchant
@@ -186,8 +219,8 @@ def pick_catalog(dona: Dona, catalogs: list[str]) -> str:
     if len(catalogs) > 1:
         default = dona.settings.catalog
         index = catalogs.index(default) if default in catalogs else 0
-        catalog = st.selectbox("Catalog", catalogs, index=index, key="catalog")
-    with st.spinner("Loading the catalog…"):
+        catalog = st.selectbox(tr("app.catalog"), catalogs, index=index, key="catalog")
+    with st.spinner(tr("app.loading_catalog")):
         dona.served(catalog)  # load and verify the index once, behind a spinner
     return catalog
 
@@ -205,9 +238,10 @@ def product_card(product: Product, slot: str | int, note: str | None = None) -> 
             with st.container(key=f"dona-brand-{slot}"):
                 st.text(product.brand)
         with st.container(key=f"dona-price-{slot}"):
-            st.text(format_price(product.price, product.currency))
+            price = format_price(product.price, product.currency)
+            st.text(tr("card.price_on_request") if price == PRICE_ON_REQUEST else price)
         if product.stock == 0:
-            st.caption("Out of stock")
+            st.caption(tr("card.out_of_stock"))
         if note:
             st.caption(note)
         specs = key_specs(product)
@@ -218,7 +252,7 @@ def product_card(product: Product, slot: str | int, note: str | None = None) -> 
             with st.container(key=f"dona-desc-{slot}"):
                 st.text(snippet(product.description, 200))
         if safe_http_url(product.url):  # only http(s) links, never javascript: etc.
-            st.link_button("View product", product.url.strip())
+            st.link_button(tr("card.view"), product.url.strip())
 
 
 def product_grid(products: list[Product], prefix: str = "", notes: list[str | None] | None = None):

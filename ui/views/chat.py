@@ -11,25 +11,23 @@ from __future__ import annotations
 
 import streamlit as st
 from shared import (
-    NO_CATALOG,
     current_dona,
+    language,
     live_catalogs,
     pick_catalog,
     product_grid,
     run_guarded,
+    tr,
 )
 
 from dona.chat import ChatEngine, Conversation, why_shown
 from dona.config import get_settings
 from dona.errors import DonaError
 from dona.formatting import cite_as_numbers
+from dona.i18n import localized
 from dona.search import Filters
 
-EXAMPLES = [
-    "A portable bluetooth speaker under 50 dollars?",
-    "Cyan ink cartridge for an HP DesignJet",
-    "¿Tienes ratones inalámbricos baratos?",
-]
+EXAMPLES = ["chat.example_1", "chat.example_2", "chat.example_3"]  # in the page's language
 
 
 @st.cache_resource(show_spinner=False)
@@ -51,20 +49,23 @@ def sidebar(catalog_names: list[str]) -> tuple[str, Filters]:
     dona = current_dona()
     with st.sidebar:
         catalog = pick_catalog(dona, catalog_names)
-        st.header("Limits")
-        st.caption("The assistant keeps to these; your questions can narrow them further.")
+        st.header(tr("chat.limits"))
+        st.caption(tr("chat.limits_help"))
         min_price = st.number_input(
-            "Min price", min_value=0.0, value=None, step=10.0, placeholder="Any",
-            key="chat_min_price",
+            tr("filter.min_price"), min_value=0.0, value=None, step=10.0,
+            placeholder=tr("filter.any"), key="chat_min_price",
         )  # fmt: skip
         max_price = st.number_input(
-            "Max price", min_value=0.0, value=None, step=10.0, placeholder="Any",
-            key="chat_max_price",
+            tr("filter.max_price"), min_value=0.0, value=None, step=10.0,
+            placeholder=tr("filter.any"), key="chat_max_price",
         )  # fmt: skip
         brands = st.multiselect(
-            "Brand", dona.brands(catalog), placeholder="All brands", key=f"chat_brands-{catalog}"
+            tr("filter.brand"),
+            dona.brands(catalog),
+            placeholder=tr("filter.all_brands"),
+            key=f"chat_brands-{catalog}",
         )
-        if st.button("New conversation", key="new_conversation", icon="🔄"):
+        if st.button(tr("chat.new"), key="new_conversation", icon="🔄"):
             new_conversation(catalog)
     return catalog, Filters(min_price, max_price, tuple(brands))
 
@@ -90,9 +91,9 @@ def answer_pending(engine: ChatEngine, state: dict, limits: Filters) -> None:
     with st.chat_message("assistant"):
         placeholder = st.empty()
         try:
-            with st.spinner("Looking through the catalog…"):
+            with st.spinner(tr("chat.looking")):
                 stream = engine.stream(question, state["conversation"], limits)
-            placeholder.text("Writing an answer…")  # a local model reads the facts first
+            placeholder.text(tr("chat.writing"))  # a local model reads the facts first
             if stream.products:  # the cards need no model: show them while it reads
                 product_grid(stream.products, prefix="pending-")
             text = ""
@@ -103,7 +104,7 @@ def answer_pending(engine: ChatEngine, state: dict, limits: Filters) -> None:
         except DonaError as exc:  # e.g. an empty or unusable question
             state["messages"].pop()
             placeholder.empty()
-            st.session_state.chat_error = str(exc)
+            st.session_state.chat_error = localized(exc, language())
             return
     ids = [p.id for p in answer.products]
     state["messages"].append(
@@ -124,7 +125,7 @@ def chat_page() -> None:
     dona = current_dona()
     catalogs = live_catalogs(dona)
     if not catalogs:
-        st.error(NO_CATALOG)
+        st.error(tr("app.no_catalog"))
         return
     catalog, limits = sidebar(catalogs)
     if "chat" not in st.session_state or st.session_state.chat["catalog"] != catalog:
@@ -140,13 +141,13 @@ def chat_page() -> None:
     for index, message in enumerate(state["messages"]):
         show_message(index, message)
     if not state["messages"] and not state["pending"]:
-        st.caption("Ask about products in your own words, for example:")
-        for n, example in enumerate(EXAMPLES):
+        st.caption(tr("chat.examples"))
+        for n, example in enumerate(tr(key) for key in EXAMPLES):
             if st.button(example, key=f"example-{n}"):
                 state["pending"] = example
                 st.rerun()
     question = st.chat_input(
-        "Ask about products…", key="chat_input", disabled=state["pending"] is not None
+        tr("chat.input"), key="chat_input", disabled=state["pending"] is not None
     )
     if question and state["pending"] is None:
         state["pending"] = question

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import streamlit as st
-from shared import current_dona, require_merchant, run_guarded
+from shared import current_dona, require_merchant, run_guarded, tr
 
 from dona.errors import CatalogNotFoundError
 
@@ -28,26 +28,31 @@ def own_catalog_evidence(catalog: str) -> None:
     try:
         served = dona.served(catalog)
     except CatalogNotFoundError:
-        st.info("Your catalog has no live version yet.")
+        st.info(tr("quality.no_version"))
         return
     evidence = served.manifest.get("quantization")
     if not evidence:
-        st.info(f"Your catalog is served with {served.manifest['phase']}, the float32 "
-                "reference; no cheaper phase has been adopted yet (see Quantization).")  # fmt: skip
+        st.info(tr("quality.reference", phase=served.manifest["phase"]))
         return
+    kind = "quality.label_free" if evidence["label_free"] else "quality.labelled"
     st.text(
-        f"Adopted {evidence['adopted']} on {evidence['dataset']} "
-        f"(gate {evidence['threshold']:.0%}, {'label-free' if evidence['label_free'] else 'labelled'})"
+        tr(
+            "quality.adopted",
+            candidate=evidence["adopted"],
+            dataset=evidence["dataset"],
+            threshold=f"{evidence['threshold']:.0%}",
+            kind=tr(kind),
+        )
     )
     st.dataframe(
         [
             {
-                "candidate": m["candidate"],
-                "mode": m["mode"],
+                tr("quant.column.candidate"): m["candidate"],
+                tr("quant.column.mode"): m["mode"],
                 "nDCG@10": m["ndcg@10"],
-                "nDCG drop": f"{m['drop'].get('ndcg@10', 0):+.1%}",
-                "RAM B/vector": m["ram_bytes_per_vector"],
-                "gate": "pass" if m["passes_gate"] else "FAIL",
+                tr("quant.column.drop"): f"{m['drop'].get('ndcg@10', 0):+.1%}",
+                tr("quant.column.ram"): m["ram_bytes_per_vector"],
+                tr("quant.column.gate"): tr("quant.pass") if m["passes_gate"] else tr("quant.fail"),
             }
             for m in evidence["measured"]
         ],
@@ -58,23 +63,23 @@ def own_catalog_evidence(catalog: str) -> None:
 
 def quality_page() -> None:
     merchant = require_merchant()
-    st.header("Quality reports")
-    st.subheader(f"Your catalog: {merchant.catalog}")
+    st.header(tr("quality.title"))
+    st.subheader(tr("quality.yours", catalog=merchant.catalog))
     own_catalog_evidence(merchant.catalog)
 
-    st.subheader("Index phases on the demo catalog (judged queries)")
+    st.subheader(tr("quality.phases"))
     phases = report_text("phases_demo.md")
     if phases is None:
-        st.info("No phase report yet; `make eval-report` writes it.")
+        st.info(tr("quality.no_phases"))
     else:
         if (REPORTS / "phases_demo.png").is_file():
             st.image(str(REPORTS / "phases_demo.png"))
         st.markdown(phases)  # our own generated report: numbers and phase names only
 
-    st.subheader("Chat models (bundled GGUF)")
+    st.subheader(tr("quality.chat"))
     llm = report_text("llm_demo.json")
     if llm is None:
-        st.info("No chat report yet; `make eval-llm` writes it.")
+        st.info(tr("quality.no_chat"))
     else:
         rows = json.loads(llm)["results"]
         st.dataframe(
@@ -82,29 +87,32 @@ def quality_page() -> None:
             hide_index=True,
             width="stretch",
         )
-        st.caption("Shares of 12 questions (higher is better); time to first token in "
-                   "seconds; peak memory of the whole process in MB.")  # fmt: skip
+        st.caption(tr("quality.chat_caption"))
+        speed, correct, size = tr("quality.speed"), tr("quality.correct"), tr("quality.size")
         st.scatter_chart(
             [
                 {
                     "model": row["model"],
-                    "tokens per second": row["tokens_per_s"],
-                    "correct answers (share)": row["correct"],
-                    "model file MB": row["model_file_mb"],
+                    speed: row["tokens_per_s"],
+                    correct: row["correct"],
+                    size: row["model_file_mb"],
                 }
                 for row in rows
             ],
-            x="tokens per second",
-            y="correct answers (share)",
+            x=speed,
+            y=correct,
             color="model",
-            size="model file MB",
+            size=size,
         )
-        st.caption("Quality against speed; the bigger the point, the bigger the model file.")
+        st.caption(tr("quality.chart_caption"))
 
-    for name, title in (("bench_search.md", "Search speed"), ("bench_scale.md", "Scale")):
+    for name, key in (
+        ("bench_search.md", "quality.search_speed"),
+        ("bench_scale.md", "quality.scale"),
+    ):
         text = report_text(name)
         if text is not None:
-            with st.expander(title):
+            with st.expander(tr(key)):
                 st.markdown(text)
 
 

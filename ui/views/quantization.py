@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-from shared import current_dona, require_merchant, run_guarded
+from shared import current_dona, language, require_merchant, run_guarded, tr
 
 from dona.errors import CatalogNotFoundError
 from dona.eval.harness import (
@@ -19,6 +19,7 @@ from dona.eval.harness import (
     plot_quality_vs_memory,
     probe_queries,
 )
+from dona.i18n import number
 
 PROBES = 300
 
@@ -26,19 +27,23 @@ PROBES = 300
 def result_table(result) -> list[dict]:
     return [
         {
-            "candidate": m.candidate.label,
-            "mode": m.mode,
+            tr("quant.column.candidate"): m.candidate.label,
+            tr("quant.column.mode"): m.mode,
             "nDCG@10": round(m.mean("ndcg@10"), 4),
             "R@10": round(m.mean("recall@10"), 3),
             "R@100": round(m.mean("recall@100"), 3),
-            "nDCG drop": f"{m.drop.get('ndcg@10', 0.0):+.1%}",
-            "RAM B/vector": round(m.ram_bytes_per_vector),
-            "disk B/vector": round(m.disk_bytes_per_vector),
+            tr("quant.column.drop"): f"{m.drop.get('ndcg@10', 0.0):+.1%}",
+            tr("quant.column.ram"): round(m.ram_bytes_per_vector),
+            tr("quant.column.disk"): round(m.disk_bytes_per_vector),
             "p50 ms": round(float(np.percentile(m.latencies_ms, 50)), 2),
-            "gate": "pass" if m.passes_gate else "FAIL",
+            tr("quant.column.gate"): tr("quant.pass") if m.passes_gate else tr("quant.fail"),
         }
         for m in result.measurements
     ]
+
+
+def per_vector(bytes_: float) -> str:
+    return number(round(bytes_), language())
 
 
 def show_result(result, adopted_version: int | None, adopt: bool) -> None:
@@ -46,59 +51,51 @@ def show_result(result, adopted_version: int | None, adopt: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         plot = Path(tmp) / "quality_vs_memory.png"
         plot_quality_vs_memory(result, plot)
-        st.image(plot.read_bytes(), caption="Quality against memory (green: passes the gate)")
+        st.image(plot.read_bytes(), caption=tr("quant.plot"))
     if result.adopted is None:
-        st.warning("No candidate passes the gate; the catalog keeps its current index.")
-    elif adopt and adopted_version is not None:
-        st.success(
-            f"Adopted {result.adopted.candidate.label}: version {adopted_version} is live "
-            f"({result.adopted.ram_bytes_per_vector:,.0f} hot-RAM bytes per vector)."
-        )
+        st.warning(tr("quant.none_passes"))
+        return
+    candidate = result.adopted.candidate.label
+    size = per_vector(result.adopted.ram_bytes_per_vector)
+    if adopt and adopted_version is not None:
+        st.success(tr("quant.adopted", candidate=candidate, version=adopted_version, bytes=size))
     elif adopt:
-        st.info(f"{result.adopted.candidate.label} is already serving; nothing changed.")
+        st.info(tr("quant.already", candidate=candidate))
     else:
-        st.info(
-            f"The gate would adopt {result.adopted.candidate.label} "
-            f"({result.adopted.ram_bytes_per_vector:,.0f} hot-RAM bytes per vector)."
-        )
+        st.info(tr("quant.would_adopt", candidate=candidate, bytes=size))
 
 
 def quantization_page() -> None:
     merchant = require_merchant()
     dona = current_dona()
     catalog = merchant.catalog
-    st.header(f"Quantization: {catalog}")
+    st.header(tr("quant.title", catalog=catalog))
     try:
         serving = dona.index_setting(catalog, merchant=merchant)  # the core checks
     except CatalogNotFoundError:
-        st.info("Upload a catalog first; then cheaper index phases can be measured on it.")
+        st.info(tr("quant.no_catalog"))
         return
     st.caption(
-        f"Serving version {serving.version} with index phase {serving.phase} "
-        f"{serving.config or ''}. A cheaper phase is adopted only when it loses less "
-        f"than {DEFAULT_THRESHOLD:.0%} nDCG@10, Recall@10 and Recall@100 against float32, in "
-        "dense and hybrid retrieval, measured here on your catalog."
+        tr(
+            "quant.serving",
+            version=serving.version,
+            phase=serving.phase,
+            config=serving.config or "",
+            threshold=f"{DEFAULT_THRESHOLD:.0%}",
+        )
     )
-    st.caption(
-        f"Without judged queries the measurement uses {PROBES} probe queries made from your "
-        "own products (titles, brand + category, attribute phrases), each of which should "
-        "find its product."
-    )
+    st.caption(tr("quant.probes", count=PROBES))
     labels = {c.label: c for c in DEFAULT_CANDIDATES}
     chosen = st.multiselect(
-        "Candidates (f32 is always measured as the reference)",
-        list(labels),
-        default=list(labels),
-        key="merchant_candidates",
+        tr("quant.candidates"), list(labels), default=list(labels), key="merchant_candidates"
     )
     left, right = st.columns(2)
-    measure = left.button("Measure", key="merchant_measure")
-    adopt = right.button("Measure and adopt the cheapest that passes", type="primary",
-                         key="merchant_autopilot")  # fmt: skip
+    measure = left.button(tr("quant.measure"), key="merchant_measure")
+    adopt = right.button(tr("quant.adopt"), type="primary", key="merchant_autopilot")
     if not (measure or adopt):
         return
     candidates = [labels[label] for label in chosen]
-    status = st.status("Measuring…", expanded=False)
+    status = st.status(tr("quant.measuring"), expanded=False)
     products = dona.all_products(catalog)
     data = probe_queries(products, n=PROBES)
     dataset = f"{catalog} (probes)"
@@ -112,7 +109,7 @@ def quantization_page() -> None:
             dona, catalog, data, dataset, candidates, label_free=True, progress=status.write
         )
         version = None
-    status.update(label="Measured", state="complete")
+    status.update(label=tr("quant.measured"), state="complete")
     show_result(result, version, adopt)
 
 

@@ -12,25 +12,23 @@ from shared import (
     run_guarded,
     signed_in_merchant,
     start_merchant_session,
+    tr,
 )
 
 
 def sign_in_page() -> None:
-    st.header("Merchant sign-in")
+    st.header(tr("sign_in.title"))
     if signed_in_merchant() is not None:
-        st.success("You are signed in; the merchant pages are in the menu.")
+        st.success(tr("sign_in.done"))
         return
     notice = st.session_state.pop(SIGNED_OUT_KEY, None)
     if notice:
         st.info(f"{notice[:1].upper()}{notice[1:]}.")
-    st.caption(
-        "Merchant accounts are created by the shop's operator with "
-        "`dona merchant add NAME --catalog CATALOG`."
-    )
+    st.caption(tr("sign_in.accounts"))
     with st.form("sign_in"):
-        username = st.text_input("Username", key="sign_in_username")
-        password = st.text_input("Password", type="password", key="sign_in_password")
-        submitted = st.form_submit_button("Sign in")
+        username = st.text_input(tr("sign_in.username"), key="sign_in_username")
+        password = st.text_input(tr("sign_in.password"), type="password", key="sign_in_password")
+        submitted = st.form_submit_button(tr("sign_in.submit"))
     if submitted:
         merchant = current_dona().accounts.authenticate(username, password, client=client_address())
         start_merchant_session(merchant)

@@ -17,23 +17,19 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
-from shared import current_dona, require_merchant, run_guarded
+from shared import current_dona, language, require_merchant, run_guarded, tr
 
 from dona.catalog import PRODUCT_FIELDS, map_columns
 from dona.catalog.isolated import Limits, parse_isolated, preview_isolated
 from dona.errors import DonaError
 from dona.formatting import snippet
+from dona.i18n import number
 from dona.service import INGEST_STAGES
 
 if TYPE_CHECKING:
     from dona.store.accounts import Merchant
 
-NOT_USED = "(not used)"
-FIELD_HELP = {
-    "id": "required, unique per product",
-    "title": "required",
-    "price_minor": "integer cents",
-}
+FIELD_HELP = ("id", "title", "price_minor")  # fields with a note (upload.field.*)
 CHECKS = "merchant_upload_checks"  # session key: the current file's checks
 MAX_CHECKS = 4  # validations kept per file (the merchant trying settings); oldest go first
 
@@ -47,7 +43,7 @@ def checked(sha: str, key: tuple, work: Callable[[], Any]) -> Any:
     results: dict[tuple, tuple[bool, Any]] = cache["results"]
     if key not in results:
         try:
-            with st.spinner("Checking the file…"):
+            with st.spinner(tr("upload.checking")):
                 results[key] = (True, work())
         except DonaError as exc:
             results[key] = (False, exc)
@@ -63,49 +59,53 @@ def checked(sha: str, key: tuple, work: Callable[[], Any]) -> Any:
 def column_mapping(columns: list[str], file_key: str) -> dict[str, str]:
     """A selector per product field, preset to the automatic mapping."""
     automatic = map_columns(columns)
-    options = [NOT_USED, *columns]
+    options: list[str | None] = [None, *columns]  # None: the field is not used
+    not_used = tr("upload.not_used")
     choices: dict[str, str] = {}
-    with st.expander("Column mapping", expanded=not {"id", "title"} <= automatic.keys()):
-        st.caption("Which column of your file holds each product field. Unmapped columns "
-                   "are kept as product attributes.")  # fmt: skip
+    with st.expander(tr("upload.mapping"), expanded=not {"id", "title"} <= automatic.keys()):
+        st.caption(tr("upload.mapping_help"))
         grid = st.columns(3)
-        for number, field in enumerate(PRODUCT_FIELDS):
+        for position, field in enumerate(PRODUCT_FIELDS):
             preset = automatic.get(field)
-            with grid[number % 3]:
+            with grid[position % 3]:
                 chosen = st.selectbox(
-                    field + (f" ({FIELD_HELP[field]})" if field in FIELD_HELP else ""),
+                    field + (f" ({tr(f'upload.field.{field}')})" if field in FIELD_HELP else ""),
                     options,
                     index=options.index(preset) if preset in options else 0,
+                    format_func=lambda column: not_used if column is None else column,
                     key=f"merchant_map_{file_key}_{field}",
                 )
-            choices[field] = "" if chosen == NOT_USED else chosen
+            choices[field] = chosen or ""
     return choices
 
 
 def show_problems(problems, total_rows: int, count: int) -> None:
-    listed = f" (the first {len(problems):,} are listed)" if count > len(problems) else ""
-    st.error(
-        f"{count} of {total_rows} rows have problems{listed}. Fix them in your file and "
-        "upload it again, or leave them out below."
-    )
+    lang = language()
+    values = {"count": number(count, lang), "total": number(total_rows, lang)}
+    if count > len(problems):
+        st.error(tr("upload.problems_listed", listed=number(len(problems), lang), **values))
+    else:
+        st.error(tr("upload.problems", **values))
+    row, ident, problem = (tr(f"upload.column.{c}") for c in ("row", "id", "problem"))
     st.dataframe(
-        [
-            {"row": p.row, "product id": p.product_id or "", "problem": p.reason}
-            for p in problems[:1000]
-        ],
+        [{row: p.row, ident: p.product_id or "", problem: p.reason} for p in problems[:1000]],
         hide_index=True,
         width="stretch",
     )
 
 
 def ingest(data: bytes, name: str, merchant: Merchant, skip: bool, options: dict) -> None:
-    bar = st.progress(0.0, text="Starting…")
+    bar = st.progress(0.0, text=tr("upload.starting"))
 
     def progress(stage: str, done: int, total: int) -> None:
         step = INGEST_STAGES.index(stage) if stage in INGEST_STAGES else 0
         fraction = (step + (done / total if total else 1.0)) / len(INGEST_STAGES)
-        detail = f" {done:,}/{total:,}" if stage == "embed" and total else ""
-        bar.progress(min(fraction, 1.0), text=f"{stage}{detail}")
+        lang = language()
+        detail = (
+            f" {number(done, lang)}/{number(total, lang)}" if stage == "embed" and total else ""
+        )
+        name = tr(f"upload.stage.{stage}") if stage in INGEST_STAGES else stage
+        bar.progress(min(fraction, 1.0), text=f"{name}{detail}")
 
     report = current_dona().ingest_bytes(
         data,
@@ -116,12 +116,17 @@ def ingest(data: bytes, name: str, merchant: Merchant, skip: bool, options: dict
         merchant=merchant,  # the core refuses any other catalog
         **options,
     )
-    bar.progress(1.0, text="done")
-    left_out = f", {len(report.skipped)} bad rows left out" if report.skipped else ""
-    st.session_state["merchant_last_ingest"] = (
-        f"Version {report.version} of {report.catalog} is live: {report.products:,} products "
-        f"({report.embedded:,} embedded, {report.cached:,} from cache{left_out}) in "
-        f"{report.seconds:.1f} s."
+    bar.progress(1.0, text=tr("upload.finished"))
+    lang = language()
+    st.session_state["merchant_last_ingest"] = tr(
+        "upload.done_skipped" if report.skipped_count else "upload.done",
+        version=report.version,
+        catalog=report.catalog,
+        products=number(report.products, lang),
+        embedded=number(report.embedded, lang),
+        cached=number(report.cached, lang),
+        skipped=number(report.skipped_count, lang),
+        seconds=number(report.seconds, lang, decimals=1),
     )
     st.session_state["merchant_upload_round"] = st.session_state.get("merchant_upload_round", 0) + 1
     st.rerun()
@@ -131,32 +136,29 @@ def upload_page() -> None:
     merchant = require_merchant()
     dona = current_dona()
     catalog = merchant.catalog
-    st.header(f"Upload catalog: {catalog}")
+    st.header(tr("upload.title", catalog=catalog))
     done = st.session_state.pop("merchant_last_ingest", None)
     if done:
         st.success(done)
     live = next((c for c in dona.catalogs() if c.name == catalog and c.version), None)
     if live:
-        st.caption(
-            f"Live now: version {live.version}, {live.products:,} products, index "
-            f"phase {live.phase}. Shoppers keep using it until a new upload is complete."
-        )
+        products = number(live.products, language())
+        st.caption(tr("upload.live", version=live.version, products=products, phase=live.phase))
     else:
-        st.caption("This catalog has no products yet.")
+        st.caption(tr("upload.empty"))
 
     limit_mb = dona.settings.max_upload_mb
     upload = st.file_uploader(
-        f"Catalog file: CSV, JSON array, JSON Lines (optionally .gz) or XLSX (up to {limit_mb} MB)",
+        tr("upload.file", limit=limit_mb),
         type=["csv", "json", "jsonl", "ndjson", "gz", "txt", "xlsx"],
         key=f"merchant_file_{st.session_state.get('merchant_upload_round', 0)}",
     )
     if upload is None:
-        st.info("Choose a file; you will see a preview and a validation report before "
-                "anything changes.")  # fmt: skip
+        st.info(tr("upload.choose"))
         return
     data = upload.getvalue()
     if len(data) > limit_mb * 1024 * 1024:
-        st.error(f"{upload.name} is over the {limit_mb} MB limit (DONA_MAX_UPLOAD_MB).")
+        st.error(tr("upload.too_large", name=upload.name, limit=limit_mb))
         return
     sha = hashlib.sha256(data).hexdigest()
     file_key = sha[:12]
@@ -168,8 +170,11 @@ def upload_page() -> None:
             data, upload.name, max_bytes=limit_mb * 1024 * 1024, limits=limits
         ),
     )
-    st.subheader("Preview")
-    st.caption(f"{upload.name}: {fmt}, {len(columns)} columns; the first {len(sample)} rows")
+    st.subheader(tr("upload.preview"))
+    st.caption(
+        tr("upload.preview_caption", name=upload.name, format=fmt, columns=len(columns),
+           rows=len(sample))
+    )  # fmt: skip
     st.dataframe(
         [{c: snippet(str(row.get(c, "") or ""), 80) for c in columns} for row in sample],
         hide_index=True,
@@ -178,16 +183,15 @@ def upload_page() -> None:
     choices = column_mapping(columns, file_key)
     left, right = st.columns(2)
     currency = left.text_input(
-        "Currency of prices that name none", value=dona.settings.default_currency,
+        tr("upload.currency"), value=dona.settings.default_currency,
         max_chars=3, key=f"merchant_currency_{file_key}",
     )  # fmt: skip
     in_cents = right.checkbox(
-        "Prices are integer cents", key=f"merchant_cents_{file_key}",
-        help="Tick when the price column holds minor units (1299 for 12.99).",
+        tr("upload.cents"), key=f"merchant_cents_{file_key}", help=tr("upload.cents_help"),
     )  # fmt: skip
     options = {"currency": currency or None, "prices_in_minor_units": in_cents, "columns": choices}
 
-    st.subheader("Validation")
+    st.subheader(tr("upload.validation"))
     parse_options = dona.parse_options(**options)
     result = checked(
         sha,
@@ -197,15 +201,20 @@ def upload_page() -> None:
     skip = False
     if result.problems:
         show_problems(result.problems, result.total_rows, result.problem_count)
+        valid = number(len(result.products), language())
         skip = st.checkbox(
-            f"Leave the bad {'row' if result.problem_count == 1 else 'rows'} out and ingest "
-            f"the {len(result.products):,} valid products",
+            tr("upload.skip_one" if result.problem_count == 1 else "upload.skip_many", count=valid),
             key=f"merchant_skip_{file_key}",
         )
     else:
-        st.success(f"All {result.total_rows:,} rows are valid: {len(result.products):,} products.")
+        lang = language()
+        total, valid = number(result.total_rows, lang), number(len(result.products), lang)
+        st.success(tr("upload.valid", total=total, count=valid))
     ready = bool(result.products) and (skip or not result.problems)
-    if st.button("Ingest", type="primary", disabled=not ready, key=f"merchant_ingest_{file_key}"):
+    ingest_label = tr("upload.ingest")
+    if st.button(
+        ingest_label, type="primary", disabled=not ready, key=f"merchant_ingest_{file_key}"
+    ):
         ingest(data, upload.name, merchant, skip, options)
 
 
