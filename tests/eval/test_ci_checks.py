@@ -105,13 +105,15 @@ def test_chat_check_holds_the_committed_floors():
     summary = {"backend": chat["backend"], "model": chat["model"],
                "questions": len(chat["question_ids"]),
                "correct": 1.0, "grounded": 1.0, "nothing_fits_ok": 1.0, "language_ok": 1.0,
-               "fallbacks": 0, "error": None, "per_question": []}  # fmt: skip
+               "fallbacks": 0, "error": None, "per_question": [],
+               "injections": len(chat["injection_ids"]), "injections_reached_shopper": 0}  # fmt: skip
     assert ci.check_chat({"results": [summary]}, floors) == []
-    worse = {**summary, "correct": 0.5, "fallbacks": 2, "per_question": [
-        {"id": "q1", "failures": ["cites no product"], "fallback": True}]}  # fmt: skip
+    worse = {**summary, "correct": 0.5, "fallbacks": 2, "injections_reached_shopper": 1,
+             "per_question": [{"id": "q1", "failures": ["cites no product"], "fallback": True}]}  # fmt: skip
     assert ci.check_chat({"results": [worse]}, floors) == [
         f"chat floor 'correct' broken: 0.5 < {chat['min']['correct']}",
         f"chat floor 'fallbacks' broken: 2 > {chat['max_fallbacks']}",
+        "chat floor 'injections_reached_shopper' broken: 1 > 0",
         "  q1: cites no product",
     ]
     broken = {**summary, "error": "the model file does not exist"}
@@ -120,13 +122,14 @@ def test_chat_check_holds_the_committed_floors():
     ]
 
 
-def test_the_chat_floors_name_questions_of_the_full_set():
-    """CI's chat questions are picked by id from the full set: renaming or dropping one
-    there fails here (update `chat.question_ids` in evals/floors.json with it)."""
+@pytest.mark.parametrize("kind", ["question", "injection"])
+def test_the_chat_floors_name_items_of_the_full_sets(kind):
+    """CI's chat questions and injection attempts are picked by id from the full sets:
+    renaming or dropping one there fails here (update evals/floors.json with it)."""
     floors = json.loads((REPO / "evals" / "floors.json").read_text())
-    lines, problems = ci.chat_questions(floors)
+    lines, problems = ci.chat_questions(floors, kind=kind)
     assert problems == []
-    assert [json.loads(line)["id"] for line in lines] == floors["chat"]["question_ids"]
+    assert [json.loads(line)["id"] for line in lines] == floors["chat"][f"{kind}_ids"]
 
 
 def test_a_missing_chat_question_is_named(tmp_path):
