@@ -77,8 +77,11 @@ QUERIES := evals/datasets/chorus_icecat/queries_dev.tsv
 LABELS := evals/datasets/chorus_icecat/labels_dev.tsv
 EVAL_DIR ?= $(CURDIR)/.dona-eval
 EVAL_ENV := DONA_DATA_DIR=$(EVAL_DIR)
+QUERIES_ES := evals/datasets/chorus_icecat/queries_dev_es.tsv
 FLOORS := evals/floors.json
+FLOORS_ES := evals/floors_es.json
 SPLIT := --catalog demo --queries $(QUERIES) --labels $(LABELS)
+SPLIT_ES := --catalog demo --queries $(QUERIES_ES) --labels $(LABELS)
 EVAL_DEMO := $(EVAL_ENV) $(DONA) catalogs --json | grep -q '"name": "demo"' \
 	  || $(EVAL_ENV) $(DONA) ingest $(DEMO_CATALOG) --catalog demo --prices-in-cents -q
 
@@ -90,6 +93,8 @@ eval-report: install  ## measure every phase on the demo catalog -> evals/report
 	$(EVAL_ENV) $(DONA) eval --catalog demo --queries $(QUERIES) --labels $(LABELS) \
 	  --json evals/reports/phases_demo.json --report evals/reports/phases_demo.md \
 	  --plot evals/reports/phases_demo.png --gate
+	$(EVAL_ENV) $(DONA) eval $(SPLIT_ES) --json evals/reports/phases_demo_es.json \
+	  --report evals/reports/phases_demo_es.md --gate
 
 # The autopilot chooses on half A of the dev queries (confidently: a choice made among
 # many candidates on few queries must hold beyond them), the gate confirms that choice on
@@ -98,6 +103,8 @@ gate: install  ## CI's evaluation job: autopilot on half A of the dev split, gat
 	$(EVAL_DEMO)
 	$(EVAL_ENV) $(DONA) quantize --auto --confident $(SPLIT) --half A
 	$(EVAL_ENV) $(DONA) eval $(SPLIT) --half B --gate --floors $(FLOORS)
+	@# the same choice must hold for shoppers who type Spanish (the language bridge)
+	$(EVAL_ENV) $(DONA) eval $(SPLIT_ES) --half B --gate --floors $(FLOORS_ES)
 	@# a genuine failing case: the gate itself (exit 1, naming the phase) refuses symmetric int8
 	@$(EVAL_ENV) $(DONA) eval $(SPLIT) --half B --phase int8 \
 	  --config '{"symmetric": true, "metric": "ip"}' --gate >/dev/null 2>$(EVAL_DIR)/int8.err; \

@@ -1,6 +1,8 @@
 """Write the retrieval floors of evals/floors.json from a measurement of f32 on half B.
 
     DONA_DATA_DIR=.dona-eval python evals/set_floors.py [--catalog demo] [--out evals/floors.json]
+    DONA_DATA_DIR=.dona-eval python evals/set_floors.py \
+        --queries evals/datasets/chorus_icecat/queries_dev_es.tsv --out evals/floors_es.json
 
 For each mode (dense, hybrid) and metric (nDCG@10, Recall@100) the floor is the lower end
 of the 95% bootstrap interval of f32's mean over the judged queries of half B (2,000
@@ -47,10 +49,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--catalog", default="demo")
     parser.add_argument("--out", type=Path, default=REPO / "evals/floors.json")
+    parser.add_argument(
+        "--queries", type=Path, default=QUERIES, help="the same ids in another language"
+    )
     args = parser.parse_args()
 
     dona = Dona()
-    data, dataset, _ = load_query_set(dona, args.catalog, QUERIES, LABELS, half=HALF)
+    data, dataset, _ = load_query_set(dona, args.catalog, args.queries, LABELS, half=HALF)
     result = evaluate_phases(dona, args.catalog, data, dataset, [BASELINE])
     floors = {}
     for mode, metric in FLOORS:
@@ -68,7 +73,8 @@ def main() -> None:
     payload = {
         "about": "Absolute quality floors for CI (`make gate`: dona eval --gate --floors). "
         "Retrieval floors are written by evals/set_floors.py; see its docstring for the rule.",
-        "dataset": QUERIES.parent.name,
+        "dataset": args.queries.parent.name,
+        "queries": args.queries.name,
         "half": HALF,
         "judged_queries": result.judged,
         "embedder": served["embedder"],
