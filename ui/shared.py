@@ -242,8 +242,9 @@ def product_card(product: Product, slot: str | int, note: str | None = None) -> 
             st.text(tr("card.price_on_request") if price == PRICE_ON_REQUEST else price)
         if product.stock == 0:
             st.caption(tr("card.out_of_stock"))
-        if note:
-            st.caption(note)
+        if note:  # built from catalog words: text, never Markdown (no links, no images)
+            with st.container(key=f"dona-why-{slot}"):
+                st.text(note)
         specs = key_specs(product)
         if specs:
             with st.container(key=f"dona-specs-{slot}"):

@@ -4,6 +4,7 @@ SmolLM2 through llama.cpp end to end."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,9 +64,9 @@ def test_answer_with_product_cards_from_the_catalog(chat: AppTest):
     answer = texts[0]
     assert answer.startswith("We have speakers with Bluetooth:") and "[1]" in answer
     assert SPEAKER in texts and "$49.99" in texts  # the card, rendered from the database
-    notes = [c.value for c in chat.chat_message[1].caption]
-    # why each card is there: cited, and the request's words it contains
-    assert notes[0] == "[1] · cited in the answer · matches speaker, bluetooth", notes
+    notes = [t for t in texts if t.startswith("[1] · ")]
+    # why each card is there: cited, and the request's words it contains (plain text)
+    assert notes == ["[1] · cited in the answer · matches speaker, bluetooth"], texts
     assert chat.chat_input(key="chat_input").disabled is False  # back on after answering
 
 
@@ -126,5 +127,27 @@ def test_real_local_model_end_to_end(chat_dir: Path, monkeypatch, smollm2_path):
     texts = history[1][1]
     assert texts[0].strip() and SPEAKER in texts  # the model's words, the database's card
     # the extractive fallback also answers with cards: only its notice tells them apart
-    captions = [c.value for c in at.chat_message[1].caption]
-    assert not [c for c in captions if c.startswith(MODEL_UNAVAILABLE)], captions
+    assert not [t for t in texts if t.startswith(MODEL_UNAVAILABLE)], texts
+
+
+def test_why_shown_and_notices_are_text_never_markdown():
+    """A card's note carries catalog words (matched words, brand): a brand written as a
+    Markdown link or image must show as those characters, not as a link or a remote
+    image (issue 12 item 9)."""
+
+    def page():
+        from dona.catalog import Product
+        from ui.shared import product_card
+
+        brand = "[Acme](https://evil.example) ![x](https://evil.example/t.png)"
+        product_card(Product(id="p1", title="Speaker", brand=brand), 0, note=f"brand {brand}")
+
+    repo = str(Path(APP).resolve().parent.parent)
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    at = AppTest.from_function(page, default_timeout=30).run()
+    assert not at.exception
+    texts = [t.value for t in at.text]
+    assert "brand [Acme](https://evil.example) ![x](https://evil.example/t.png)" in texts
+    rendered = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert not any("evil.example" in r for r in rendered), rendered

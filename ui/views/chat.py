@@ -73,8 +73,9 @@ def sidebar(catalog_names: list[str]) -> tuple[str, Filters]:
 def show_message(index: int, message: dict) -> None:
     with st.chat_message(message["role"]):
         st.text(message["text"])
-        if message.get("notice"):
-            st.caption(message["notice"])
+        if message.get("notice"):  # may quote a model's or a server's words: text only
+            with st.container(key=f"dona-notice-{index}"):
+                st.text(message["notice"])
         products = message.get("products") or []
         if products:
             why = message.get("why") or [""] * len(products)
