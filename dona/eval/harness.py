@@ -666,10 +666,12 @@ def autopilot(
     candidates: Sequence[Candidate] = DEFAULT_CANDIDATES,
     progress: Callable[[str], None] | None = None,
     confident: bool = False,
+    merchant: Any = None,
 ) -> tuple[EvaluationResult, int | None]:
     """Measure the candidates on the catalog and adopt the cheapest that passes the gate
     (`confident`: with the upper end of every drop's 95% interval below the threshold).
-    Returns the evaluation and the new live version number (None if nothing changed)."""
+    Returns the evaluation and the new live version number (None if nothing changed).
+    `merchant`: the signed-in merchant, whose own catalog it must be (checked by `Dona`)."""
     result = evaluate_phases(
         dona,
         catalog,
@@ -705,5 +707,7 @@ def autopilot(
             for m in result.measurements
         ],
     }
-    version = dona.adopt_phase(catalog, chosen.phase, chosen.config_dict, evidence)
+    version = dona.adopt_phase(
+        catalog, chosen.phase, chosen.config_dict, evidence, merchant=merchant
+    )
     return result, version

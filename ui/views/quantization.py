@@ -102,7 +102,7 @@ def quantization_page() -> None:
     if adopt:
         result, version = autopilot(
             dona, catalog, data, dataset, label_free=True, candidates=candidates,
-            progress=status.write,
+            progress=status.write, merchant=merchant,
         )  # fmt: skip
     else:
         result = evaluate_phases(
