@@ -230,6 +230,17 @@ class ChatResponse:
     def done(self) -> bool:
         return self._answer is not None
 
+    @property
+    def text(self) -> str:
+        """The pieces produced so far (what a stopped answer got to)."""
+        return "".join(self._seen)
+
+    def close(self) -> None:
+        """Stop: the backend's stream is closed now (a local model's lock is released at
+        once, not when the garbage collector gets to it). The turn is not recorded."""
+        if self._answer is None:
+            self._pieces.close()
+
     def finish(self) -> ChatAnswer:
         for _ in self:
             pass
@@ -297,6 +308,16 @@ def why_shown(
 # that name a known kind of product or a feature are decided by the catalog's own data.
 MIN_DENSE_WITHOUT_WORDS = 0.45
 RELATIVE_SCORE_FLOOR = 0.4  # context products score at least this share of the best
+
+
+_CHEAPEST = re.compile(
+    r"\b(cheapest|least expensive|lowest price|m[aá]s barat[oa]|m[aá]s econ[oó]mic[oa]|"
+    r"menor precio)\b",
+    re.I,
+)
+_PRICIEST = re.compile(
+    r"\b(most expensive|priciest|highest price|m[aá]s car[oa]|mayor precio)\b", re.I
+)
 
 
 @dataclass
@@ -466,6 +487,12 @@ class ChatEngine:
             products = [r.product for r in closest.results]
             intent.subject = intent.head
             return Retrieved(products, "nothing" if products else "empty")
+        unknown = [n for n in intent.names if not self._known_word(n, catalog)]
+        if unknown and not intent.brands:
+            # "¿tenés parlantes JBL?": a brand no product has; ask for it, find nothing,
+            # and offer the closest without it
+            intent.brands = tuple(unknown)
+            filters = intent.filters
         hard = [f for f in intent.features if not getattr(f, "soft", False)]
         if intent.kind is not None or hard:
             decided = self._by_catalog_data(intent, catalog, filters, hard, k)
@@ -494,8 +521,6 @@ class ChatEngine:
         if meets:
             return Retrieved(self._ordered(meets, intent)[:k], "match")
         # nothing fits: the same thing beyond the limits, else the kind without the features
-        es = intent.language == "es"
-        w_missing = "con" if es else "with"
         if filters.active:
             wider, _ = self._candidates(intent, catalog, Filters())
             data.update({p.id: product_data(p) for p in wider if p.id not in data})
@@ -504,13 +529,8 @@ class ChatEngine:
                 closest = self._closest_to_limits(over, intent)[:3]
                 return Retrieved(closest, "nothing", nearest=self._nearest(closest[0], intent))
         kind_only = [p for p in pool if of_kind(p)]
-        if kind_only:
-            missing = [f for f in hard if not all(f.has(data[p.id]) for p in kind_only[:1])]
-            reason = ""
-            if missing and intent.kind is not None:
-                names = ", ".join(f.es if es else f.name for f in missing)
-                reason = f" ({'ninguno' if es else 'none'} {w_missing} {names})"
-            return Retrieved(kind_only[:3], "nothing", reason=reason)
+        if kind_only:  # of the kind, without what was asked of it: the request says what
+            return Retrieved(kind_only[:3], "nothing")
         if intent.kind is not None:
             anywhere, _ = self._candidates(intent, catalog, Filters())
             if not any(is_kind(product_data(p), intent.kind) for p in anywhere[:50]):
@@ -773,11 +793,40 @@ class ChatEngine:
             )
         ):
             problems.append("names no product")
+        problems += self._incomplete(text, findings, intent)
         answer.cited_ids = [i for i in good if i in known] or good
         if problems:
             answer.repairs = problems
             return ""
         return text
+
+    @staticmethod
+    def _incomplete(text: str, findings: Findings, intent: Understanding) -> list[str]:
+        """What the shopper asked for that the wording leaves out or gets wrong: the price
+        when a price, the cheapest or a comparison was asked; the brand when the brand;
+        that nothing fits when nothing does; which one is the cheapest (priciest)."""
+        problems = []
+        prices = [price_of(i.product) for i in findings.items if i.product.price is not None]
+        if findings.difference is not None:
+            prices.append(format_price(findings.difference, findings.currency))
+        wants_price = intent.asks == "price" or intent.order or intent.compare
+        if wants_price and prices and not any(p in text for p in prices):
+            problems.append("states no price")
+        brand = findings.items[0].product.brand if findings.items else None
+        if intent.asks == "brand" and brand and brand.casefold() not in text.casefold():
+            problems.append("does not name the brand")
+        if findings.status == "nothing" and not denies(text):
+            problems.append("does not say that nothing fits")
+        by_id = {i.product.id: i.label for i in findings.items}
+        for sentence in re.split(r"(?<=[.!?;])\s+|\n+", text):
+            cited = [by_id[c] for c in citations(sentence, set(by_id))[0]]
+            if len(cited) != 1:
+                continue
+            if _CHEAPEST.search(sentence) and findings.cheapest not in (None, cited[0]):
+                problems.append("calls another product the cheapest")
+            if _PRICIEST.search(sentence) and findings.priciest not in (None, cited[0]):
+                problems.append("calls another product the most expensive")
+        return problems
 
     @staticmethod
     def _stated(product: Product) -> dict[str, bool | None]:

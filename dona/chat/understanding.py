@@ -241,6 +241,7 @@ class Understanding:
     subject: str = ""  # the request in the shopper's own words (for "nothing fits")
     refers_to_last: bool = False  # "it": the products of the last answer, not the last list
     head: str = ""  # English: the noun the request is about when no known kind is ("drones")
+    names: tuple[str, ...] = ()  # capitalised words that may be brands ("JBL", "Bose")
 
     @property
     def filters(self) -> Filters:
@@ -354,6 +355,15 @@ _UNIT_ONLY = re.compile(r"\d+(?:gb|tb|mb|mah|w|m|k|p|mm|cm|hz|ghz|mp|x|th|st|nd|
 
 
 _STOP_FOLDED = frozenset(fold(w) for w in _STOP)
+_VOCABULARY_WORDS = (
+    frozenset(
+        w
+        for entry in (*KINDS, *FEATURES, *COLOURS)
+        for w in re.findall(r"[a-z]+", fold(f"{entry.name} {entry.es} {entry.search}"))
+    )
+    | frozenset(fold(w) for w in _ES_TO_EN)
+    | frozenset(w for v in _ES_TO_EN.values() for w in v.split())
+)
 _ES_TO_EN_FOLDED = {fold(k): v for k, v in _ES_TO_EN.items()}
 PORTABLE = next(f for f in FEATURES if f.name == "portable")
 LAPTOP = next(k for k in KINDS if k.name == "laptop")
@@ -392,6 +402,28 @@ _PREPOSITION = re.compile(
     r"\b(?:with|without|for|that|which|under|below|over|above|from|in|of|to|on|by|between|"
     r"less|more|around|about|near|like)\b"
 )
+_CHEAP = re.compile(
+    r"\b(cheap|inexpensive|budget|affordable|low[- ]cost|barat[oa]s?|econ[oó]mic[oa]s?)\b", re.I
+)
+_NAME = re.compile(r"(?<![\w-])(?:[A-Z]{2,}[A-Za-z]*|[A-Z][a-z]+[A-Z]?[a-z]*)(?![\w-])")
+
+
+def _names(text: str, brands: list[str]) -> tuple[str, ...]:
+    """Words written like a brand (capitalised, not opening a sentence, no digits) that are
+    not a known brand, shop word or function word: "¿tenés parlantes JBL?" -> ("JBL",)."""
+    known = {fold(w) for b in brands for w in b.split()}
+    found = []
+    for m in _NAME.finditer(text):
+        before = text[: m.start()].rstrip()
+        if not before or before[-1] in ".!?¿¡:;\"'(":
+            continue  # the first word of a sentence is capitalised anyway
+        word = fold(m.group(0))
+        if word in known or word in _STOP_FOLDED or word in _VOCABULARY_WORDS:
+            continue
+        found.append(m.group(0))
+    return tuple(dict.fromkeys(found))[:3]
+
+
 _ARTICLES = frozenset(
     [
         "a",
@@ -496,6 +528,8 @@ def understand(
     elif _SUPERLATIVE_DEAR.search(folded):
         order = "priciest"
         folded = _EXTREME_WORDS.sub(" ", folded)
+    elif _CHEAP.search(folded) and not _CHEAPER.search(folded):
+        order = "cheapest"  # "auriculares baratos": the cheapest first
     compare = bool(_COMPARE.search(folded))
     cheaper = bool(_CHEAPER.search(folded)) and not compare
     if cheaper:
@@ -607,6 +641,7 @@ def understand(
         subject=" ".join(subject_words[:6]),
         refers_to_last=refers_to_last,
         head=head,
+        names=_names(text, brands) if not references else (),
     )
 
 

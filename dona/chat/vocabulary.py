@@ -269,6 +269,31 @@ ACCESSORY_BEFORE = frozenset(
 _FOR = re.compile(r"(?:\bfor|\bpara|\bcompatible with|\bfits?|\bcompatible con)\s+(?:\S+\s+){0,2}$")
 
 
+# The words Spanish catalogs use for the same kinds (titles are matched accent-free).
+_ES_CATALOG = {
+    "headphones": [r"auriculares?", r"audifonos?", r"cascos?"],
+    "speaker": [r"parlantes?", r"altavoz", r"altavoces", r"barras? de sonido"],
+    "mouse": [r"raton(?:es)?"], "keyboard": [r"teclados?"], "laptop": [r"portatil(?:es)?"],
+    "phone": [r"celular(?:es)?", r"telefonos? movil(?:es)?", r"moviles?"],
+    "tablet": [r"tabletas?"], "printer": [r"impresoras?", r"multifuncional(?:es)?"],
+    "toner": [r"toner(?:es)?"], "ink cartridge": [r"cartuchos? de tinta", r"tintas?"],
+    "monitor": [r"monitor(?:es)?"], "tv": [r"televisor(?:es)?", r"televisores?"],
+    "camera": [r"camaras?(?: de fotos| digitales?| compactas?| reflex)?"],
+    "webcam": [r"camaras? web"], "projector": [r"proyector(?:es)?"],
+    "memory card": [r"tarjetas? de memoria"], "usb flash drive": [r"pendrives?", r"memorias? usb"],
+    "hard drive": [r"discos? duros?"], "power bank": [r"baterias? externas?"],
+    "charger": [r"cargador(?:es)?"], "battery": [r"pilas?", r"baterias?"],
+    "backpack": [r"mochilas?"], "laptop bag": [r"fundas? para (?:notebook|portatil)", r"maletin(?:es)?"],
+    "microphone": [r"microfonos?"], "calculator": [r"calculadoras?"],
+    "coffee maker": [r"cafeteras?"], "shaver": [r"afeitadoras?"],
+    "vacuum cleaner": [r"aspiradoras?"], "puzzle": [r"rompecabezas"], "doll": [r"munecas?"],
+    "scanner": [r"escaner(?:es)?"], "smartwatch": [r"relojes? inteligentes?"],
+    "blender": [r"licuadoras?", r"batidoras?"], "kettle": [r"pavas? electricas?", r"hervidor(?:es)?"],
+    "toaster": [r"tostadoras?"], "microwave": [r"microondas"],
+    "washing machine": [r"lavarropas", r"lavadoras?"], "router": [r"routers?"],
+}  # fmt: skip
+
+
 def _kind(
     name: str, es: str, asked: list[str], catalog: list[str], search: str,
     own: str = "", unless: str | None = None, signal: str | None = None,
@@ -280,7 +305,7 @@ def _kind(
         plural=plural or _PLURALS.get(name, (None, None))[0] or _plural_en(name),
         es_plural=es_plural or _PLURALS.get(name, (None, None))[1] or _plural_es(es),
         asked=_words(*asked),
-        catalog=_words(*catalog),
+        catalog=_words(*catalog, *_ES_CATALOG.get(name, [])),
         search=search,
         own=frozenset(own.split()),
         unless=re.compile(unless) if unless else None,
@@ -320,7 +345,8 @@ def _plural_es(name: str) -> str:
 _GEAR = (
     r"\b(?:cases?|sleeves?|slipcase|backpacks?|bags?|covers?|skins?|locks?|stands?|docks?|"
     r"chargers?|adapters?|batter(?:y|ies)|coolers?|protectors?|holders?|mounts?|cables?|"
-    r"briefcase|messenger|trolley|folio|faceplate|stylus|keyboard cover|screen guard)\b"
+    r"briefcase|messenger|trolley|folio|faceplate|stylus|keyboard cover|screen guard|risers?|"
+    r"trays?|desks?|arms?|tables?|carts?|shelf|shelves)\b"
 )
 _COMPUTER = r"\b(?:notebook|laptop|chromebook|netbook|pc|workstation|desktop|all-in-one)\b"
 
@@ -404,7 +430,9 @@ KINDS: tuple[Kind, ...] = (
           [r"cameras?", r"camaras?(?: de fotos| digitales?| de fotografia)?",
            r"digital cameras?"],
           [r"cameras?", r"camcorders?", r"compact camera", r"slr camera", r"bridge camera"],
-          "camera", unless=r"\b(?:bag|case|battery|charger|strap|flash accessory|lens|adapter)\b"),
+          "camera",
+          unless=r"\b(?:bag|case|battery|charger|strap|flash|light|tripod|lens|adapter|filter|"
+          r"cable|remote|housing|mount)\b|" + _GEAR),
     _kind("webcam", "cámara web",
           [r"webcams?", r"web ?cams?", r"camaras? web"], [r"webcams?", r"web ?cams?"],
           "webcam"),
@@ -585,14 +613,15 @@ FEATURES: tuple[Feature, ...] = (
              keys=r"^bluetooth$"),
     _feature("wireless", "inalámbrico",
              [r"wireless", r"cordless", r"inalambric[oa]s?", r"sin cables?", r"wifi-?less"],
-             [r"wireless", r"cordless", r"bluetooth", r"rf wireless"],
+             [r"wireless", r"cordless", r"bluetooth", r"rf wireless", r"inalambric[oa]s?"],
              keys=r"^wireless(?: connection)?$"),
     _feature("waterproof", "resistente al agua",
              [r"water ?proof", r"water-?resistant", r"water resistance", r"splash ?proof",
               r"resistentes? al agua", r"a prueba de agua", r"sumergibles?",
               r"impermeables?", r"contra (?:el )?agua"],
              [r"water ?proof", r"water-? ?resistant", r"splash[- ]?(?:proof|resistant)",
-              r"ipx[4-8]", r"ip6[5-8]"],
+              r"ipx[4-8]", r"ip6[5-8]", r"resistentes? al agua", r"sumergibles?",
+              r"impermeables?"],
              keys=r"^(?:waterproof|water resistant|splash proof)$",
              search="waterproof water resistant"),
     _feature("noise cancelling", "cancelación de ruido",
@@ -600,7 +629,7 @@ FEATURES: tuple[Feature, ...] = (
               r"cancelacion (?:activa )?de ruido", r"anulacion de ruido",
               r"reduccion de ruido", r"cancelan? (?:el )?ruido"],
              [r"noise[- ]?cancel+ing", r"noise[- ]?canceling", r"noise reduction",
-              r"active noise"],
+              r"active noise", r"cancelacion (?:activa )?de ruido"],
              keys=r"^(?:noise canceling|noise cancelling|noise reduction|active noise "
              r"cancelling \(anc\))$", search="noise cancelling"),
     _feature("touchscreen", "pantalla táctil",
@@ -634,7 +663,13 @@ FEATURES: tuple[Feature, ...] = (
              [r"colou?r"], keys=r"^colou?r$", search="colour"),
     _feature("GPS", "GPS", [r"gps"], [r"gps"], keys=r"^gps(?: \(satellite\))?$"),
     _feature("NFC", "NFC", [r"nfc"], [r"nfc"], keys=r"^nfc(?: \(near field communication\))?$"),
-    _feature("backlit", "retroiluminado", [r"backlit", r"backlight", r"retroiluminad[oa]s?"],
+    _feature("all-in-one", "multifunción",
+             [r"multifuncion(?:al(?:es)?)?", r"multifunction", r"all-in-one", r"todo en uno",
+              r"mfps?"],
+             [r"multifunction", r"all-in-one", r"mfp", r"print, copy,? (?:and )?scan"],
+             implies="printer", search="multifunction all-in-one"),
+    _feature("backlit", "retroiluminado", [r"backlit", r"backlight", r"retroiluminad[oa]s?",
+                                           r"retroiluminacion", r"con luz", r"iluminad[oa]s?"],
              [r"backlit", r"backlight"], keys=r"^(?:keyboard )?backlight$"),
     _feature("ergonomic", "ergonómico", [r"ergonomic", r"ergonomic[oa]s?"], [r"ergonomic"],
              soft=True),
@@ -668,6 +703,7 @@ _PHRASES = {
     "gaming": ("for gaming", "gamer"), "laser": ("(laser)", "láser"),
     "inkjet": ("(inkjet)", "de tinta"), "duplex": ("with duplex printing", "con impresión dúplex"),
     "colour": ("with colour printing", "a color"), "backlit": ("that are backlit", "retroiluminados"),
+    "all-in-one": ("(all-in-one)", "multifunción"),
     "ergonomic": ("that are ergonomic", "ergonómicos"),
     "mechanical": ("that are mechanical", "mecánicos"),
     "portable": ("that are portable", "portátiles"), "dual SIM": ("with dual SIM", "dual SIM"),
@@ -689,7 +725,7 @@ COLOURS: tuple[Feature, ...] = tuple(
         name=en,
         es=es,
         asked=_words(en, pattern, *(["gray"] if en == "grey" else [])),
-        catalog=_words(en, *(["gray"] if en == "grey" else [])),
+        catalog=_words(en, pattern, *(["gray"] if en == "grey" else [])),
         keys=None,
         search=en,
     )

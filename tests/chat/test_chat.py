@@ -166,6 +166,24 @@ def test_answers_that_fail_a_check_are_replaced_by_the_computed_answer(shop, rep
     assert answer.model_text == reply and not answer.fallback and answer.cited_ids == ["sp-1"]
 
 
+@pytest.mark.parametrize(
+    "question, reply, reason",
+    [
+        ("the cheapest speaker", "The cheapest is the Portable Bluetooth Speaker ($49.00) [2].",
+         "calls another product the cheapest"),
+        ("the cheapest speaker", "The Mini Speaker [1] is the one for you.", "states no price"),
+        ("bluetooth speaker under 5 dollars", "The Portable Bluetooth Speaker ($49.00) [1] is great.",
+         "does not say that nothing fits"),
+        ("which brand makes the waterproof speaker?", "The Waterproof Bluetooth Speaker [1] costs $89.00.",
+         "does not name the brand"),
+    ],
+)  # fmt: skip
+def test_answers_must_say_what_was_asked(shop, question, reply, reason):
+    answer = ChatEngine(shop, ScriptedBackend(reply)).ask(question)
+    assert reason in answer.repairs
+    assert answer.text != reply and answer.model_text == reply
+
+
 def test_unknown_citations_are_dropped_and_the_rest_kept(shop):
     engine = ChatEngine(
         shop, ScriptedBackend("Take the Portable Bluetooth [1] or [zz-9] ($49.00).")
@@ -257,6 +275,26 @@ def test_why_a_card_is_shown():
     pricey = Product(id="p", title="Bluetooth Speaker XL", price_minor=9900, currency="EUR")
     assert "hasta" not in why_shown(pricey, asked)  # a limit it does not meet is not claimed
     assert why_shown(speaker, None) == ""
+
+
+def test_stopping_an_answer_closes_the_model_stream_at_once(shop):
+    class Slow(ScriptedBackend):
+        closed = False
+
+        def stream(self, prompt, usage=None):
+            try:
+                yield from super().stream(prompt, usage)
+            finally:
+                Slow.closed = True
+
+    chat = Conversation()
+    stream = ChatEngine(shop, Slow("The Portable Bluetooth Speaker [1] costs $49.00.")).stream(
+        "bluetooth speaker", chat
+    )
+    first = next(iter(stream))
+    stream.close()
+    assert Slow.closed and stream.text == first and not stream.done
+    assert chat.turns == []  # a stopped answer is not part of the conversation
 
 
 def test_products_are_known_before_the_answer_streams(extractive):
