@@ -1,13 +1,18 @@
 """The shopper chat: ask in your own words, get a short answer and real product cards.
 
-The conversation lives in the session (kept across reruns); the answer streams into a
-text element (model output is data, never Markdown); the cards come from the database
-and are drawn as soon as the search is done, before the model's first word. While an
-answer streams the input is disabled: the question is stored, the page reruns with the
-input off, answers, then reruns again with the input back.
+The conversation lives in the session (kept across reruns); the cards come from the
+database and are drawn as soon as the search is done, before the model's first word; a
+"thinking" spinner shows until that first word, then the answer streams into a text
+element (model output is data, never Markdown). While an answer streams the input is
+disabled (the question is stored, the page reruns with the input off, answers, then
+reruns again with the input back) and a Stop button ends it: the model's stream is closed
+at once and what was written so far stays, marked as stopped. The model is loaded and
+its fixed prompt read in the background when the engine is first built.
 """
 
 from __future__ import annotations
+
+import threading
 
 import streamlit as st
 from shared import (
@@ -32,8 +37,12 @@ EXAMPLES = ["chat.example_1", "chat.example_2", "chat.example_3"]  # in the page
 
 @st.cache_resource(show_spinner=False)
 def load_engine(data_dir: str, database_url: str, backend: str, model: str) -> ChatEngine:
-    """One engine (and one loaded model) per configuration, shared by every session."""
-    return ChatEngine(current_dona())
+    """One engine (and one loaded model) per configuration, shared by every session. The
+    model loads and reads its fixed prompt in the background: the page does not wait, and
+    a first question waits only for what is left of it."""
+    engine = ChatEngine(current_dona())
+    threading.Thread(target=engine.warm, name="dona-chat-warm", daemon=True).start()
+    return engine
 
 
 def new_conversation(catalog: str) -> None:
@@ -89,16 +98,22 @@ def answer_pending(engine: ChatEngine, state: dict, limits: Filters) -> None:
     question = state["pending"]
     state["messages"].append({"role": "user", "text": question})
     show_message(len(state["messages"]) - 1, state["messages"][-1])
+    stream = None
+    text = ""
     with st.chat_message("assistant"):
         placeholder = st.empty()
         try:
             with st.spinner(tr("chat.looking")):
                 stream = engine.stream(question, state["conversation"], limits)
-            placeholder.text(tr("chat.writing"))  # a local model reads the facts first
             if stream.products:  # the cards need no model: show them while it reads
                 product_grid(stream.products, prefix="pending-")
-            text = ""
-            for piece in stream:
+            st.button(tr("chat.stop"), key="chat_stop", icon="⏹️")  # a click reruns: stops
+            pieces = iter(stream)
+            with st.spinner(tr("chat.thinking")):  # until the model's first word
+                first = next(pieces, "")
+            text = first
+            placeholder.text(text + " ▌")
+            for piece in pieces:
                 text += piece
                 placeholder.text(text + " ▌")
             answer = stream.finish()
@@ -107,6 +122,17 @@ def answer_pending(engine: ChatEngine, state: dict, limits: Filters) -> None:
             placeholder.empty()
             st.session_state.chat_error = localized(exc, language())
             return
+        finally:
+            if stream is not None and not stream.done:  # stopped (a rerun) or failed
+                stream.close()
+                state["messages"].append(
+                    {
+                        "role": "assistant",
+                        "text": text.strip() or "…",
+                        "notice": tr("chat.stopped"),
+                        "products": stream.products,
+                    }
+                )
     ids = [p.id for p in answer.products]
     state["messages"].append(
         {
