@@ -253,11 +253,13 @@ class Understanding:
         if self.kind is not None or self.features:
             topic = self.topic()
         else:
-            subject = self.subject or self.search_text
+            subject = self.subject or ("" if self.brands else self.search_text)
             topic = f'"{subject}"' if subject else ""
+            if not topic and self.brands:
+                topic = "productos" if es else "products"
         bits = [topic] if topic else []
         if self.brands:
-            bits.append(("de " if es else "from ") + ", ".join(self.brands))
+            bits.append(("de " if es else "from ") + (" o " if es else " or ").join(self.brands))
         bits += self.price_words(currency)
         return " ".join(bits)
 
@@ -573,7 +575,11 @@ def understand(
     subject_words = [
         w
         for w in re.findall(r"[\w][\w.+-]*", _ORDINAL.sub(" ", folded))
-        if fold(w) not in _STOP_FOLDED and len(w) > 2 and not w.isdigit() and fold(w) in plain
+        if fold(w) not in _STOP_FOLDED
+        and len(w) > 2
+        and not w.isdigit()
+        and fold(w) in plain
+        and fold(w) not in {fold(x) for b in found_brands for x in b.split()}
     ]
     asks_about = bool(_ASKS_ABOUT.search(folded))
     # "is it waterproof?", "¿alguno tiene bluetooth?", "does the second one have...": a

@@ -581,6 +581,7 @@ class Feature:
     keys: re.Pattern[str] | None = None  # boolean attribute keys that state it
     search: str = ""  # English search terms
     soft: bool = False  # a preference ("portable"): ranks, but never decides what fits
+    absent: re.Pattern[str] | None = None  # text that says the product lacks it ("wired")
     implies: str = ""  # the kind it names when no other is named ("microSD": memory card)
 
     def has(self, product: Product | ProductData) -> bool | None:
@@ -692,6 +693,12 @@ FEATURES: tuple[Feature, ...] = (
     _feature("5G", "5G", [r"5g"], [r"5g"]),
     _feature("HDMI", "HDMI", [r"hdmi"], [r"hdmi"]),
 )  # fmt: skip
+
+# What says a product lacks a feature its text does not name ("connectivity technology
+# Wired" is not wireless).
+for _f in FEATURES:
+    if _f.name == "wireless":
+        object.__setattr__(_f, "absent", re.compile(r"connectivity technology wired(?! &)"))
 
 _PHRASES = {
     "wireless": ("that are wireless", "inalámbricos"),
@@ -900,6 +907,8 @@ def product_has(product: Product | ProductData, feature: Feature) -> bool | None
                 said = False
     if feature.catalog.search(data.text):
         return True
+    if feature.absent is not None and feature.absent.search(data.text):
+        return False
     return said
 
 
