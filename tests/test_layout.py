@@ -121,3 +121,10 @@ def test_public_api():
     for name in dona.__all__:
         assert getattr(dona, name) is not None, name
     assert dona.Dona.__module__ == "dona.service.dona"
+
+
+def test_test_modules_have_unique_names():
+    """pytest imports test modules by basename (no packages under tests/): two files of
+    the same name in different folders stop the whole collection."""
+    names = [path.name for path in (REPO / "tests").rglob("test_*.py")]
+    assert sorted(n for n in set(names) if names.count(n) > 1) == []

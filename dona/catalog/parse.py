@@ -672,7 +672,14 @@ def _check_xlsx_members(data: bytes, max_bytes: int) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+    ):
         return  # not a readable zip: openpyxl's own error below says so
     if len(members) > MAX_XLSX_MEMBERS:
         raise CatalogFileError(

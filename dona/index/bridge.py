@@ -21,6 +21,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from dona.catalog.text import fold_accents
 from dona.embed.base import Embedder
 from dona.index.lexical import stopwords
 
-BRIDGE_VERSION = "use-words+pairs/v3"  # what the files hold; a different one is rebuilt
+BRIDGE_VERSION = "use-words+pairs/v4"  # what the files hold; a different one is rebuilt
 BRIDGE_DIR = "bridge"
 BRIDGE_FILES = [f"{BRIDGE_DIR}/terms.json", f"{BRIDGE_DIR}/vectors.i8.npy"]
 MAX_TERMS = 40_000  # the catalog's most frequent words; rarer ones are names and typos
@@ -51,6 +52,29 @@ _QUERY_TOKEN = re.compile(r"\w+(?:[-.]\w+)*")
 
 def _key(word: str) -> str:
     return fold_accents(word.lower())
+
+
+# Words that carry no product meaning in a shopper's sentence, in either language: never
+# bridged, and never a translation (the model happily maps "something" to "the").
+_FILLERS = frozenset(
+    " ".join(
+        (
+            "something anything thing things stuff item items want wanted need needed",
+            "looking look buy get good best better great nice cheap cheaper new one ones",
+            "some please thanks hello algo cosa cosas quiero necesito busco buscando",
+            "comprar bueno buena mejor barato barata nuevo nueva hola gracias tenes",
+            "tienen tienes hay alguno alguna",
+        )
+    ).split()
+)
+
+
+@lru_cache(maxsize=1)
+def _never_bridged() -> frozenset[str]:
+    import bm25s.stopwords as lists
+
+    plus = frozenset(fold_accents(w) for w in lists.STOPWORDS_EN_PLUS)
+    return stopwords("en") | stopwords("es") | plus | _FILLERS
 
 
 _VOWEL = re.compile(r"[aeiouy]")
@@ -110,6 +134,7 @@ class TermBridge:
         are bridged to; and every word it uses (accent-folded, lower case), never bridged.
         `names` (the catalog's brand words) are never a translation: "trípode" must not
         become "Tripp" because the two look alike."""
+        stop = _never_bridged()
         counts: Counter[str] = Counter()
         pairs: Counter[str] = Counter()
         acronym: Counter[str] = Counter()  # written as an acronym or a code ("SATA", "mAh")
@@ -125,7 +150,11 @@ class TermBridge:
         frequent = [
             (w, n)
             for w, n in counts.most_common(MAX_TERMS)
-            if n >= MIN_DOC_FREQ and _wordlike(w) and w not in names and acronym[w] * 2 < n
+            if n >= MIN_DOC_FREQ
+            and _wordlike(w)
+            and w not in names
+            and w not in stop
+            and acronym[w] * 2 < n
         ]
         frequent += [
             (p, n)
@@ -134,6 +163,7 @@ class TermBridge:
             and all(
                 _wordlike(w) and w not in names and acronym[w] * 2 < counts[w] for w in p.split()
             )
+            and not all(w in stop for w in p.split())
         ]
         return frequent, [w for w, _ in counts.most_common(MAX_KNOWN)]
 
@@ -217,7 +247,7 @@ class TermBridge:
         beside the rest of the query wins over a closer one that never does ("reloj con
         gps": watches are sold with GPS, clocks are not)."""
         tokens = _QUERY_TOKEN.findall(query)
-        stop = stopwords("en") | stopwords("es")
+        stop = _never_bridged()
         wanted: dict[str, str] = {}  # key -> the word as typed (accents help the model)
         for token in tokens:
             key = _key(token)
