@@ -75,9 +75,10 @@ from dona.chat.understanding import (
     Understanding,
     apply_limits,
     compile_brand_pattern,
+    language_scores,
     understand,
 )
-from dona.chat.vocabulary import is_kind, product_data
+from dona.chat.vocabulary import fold, is_kind, product_data
 from dona.errors import DonaError, LLMError, QueryError
 from dona.formatting import format_price
 from dona.index.lexical import tokenize
@@ -405,6 +406,11 @@ class ChatEngine:
         )  # fmt: skip
         if limits is not None:
             apply_limits(intent, limits)
+        if injection:
+            scores = language_scores(question)  # the whole message says the language
+            intent.language = "es" if scores[0] > scores[1] else intent.language
+            if not (intent.kind or intent.features or intent.brands):
+                request = ""  # what is left is no product request: do not echo it
         # a message with nothing but instructions to a model gets no products
         found = self._retrieve(intent, conversation) if request else Retrieved([], "empty")
         findings = self._findings(intent, found)
@@ -817,14 +823,31 @@ class ChatEngine:
             problems.append("does not name the brand")
         if findings.status == "nothing" and not denies(text):
             problems.append("does not say that nothing fits")
-        by_id = {i.product.id: i.label for i in findings.items}
+        gap = findings.difference
+        if intent.compare and gap and format_price(gap, findings.currency) not in text:
+            problems.append("does not state the difference")
+        if findings.status == "about" and intent.features:
+            plain = text.casefold()
+            if not any(
+                f.name.casefold() in plain or f.es.casefold() in plain
+                or (hasattr(f, "asked") and f.asked.search(fold(text)))
+                for f in intent.features
+            ):  # fmt: skip
+                problems.append("does not answer about the feature")
+        words_in = re.findall(r"\w+", text.casefold())
+        if len(words_in) >= 8 and max(map(words_in.count, set(words_in))) > len(words_in) / 2:
+            problems.append("repeats itself")
         for sentence in re.split(r"(?<=[.!?;])\s+|\n+", text):
-            cited = [by_id[c] for c in citations(sentence, set(by_id))[0]]
-            if len(cited) != 1:
-                continue
-            if _CHEAPEST.search(sentence) and findings.cheapest not in (None, cited[0]):
+            named = {
+                i.label
+                for i in findings.items
+                if i.product.id in citations(sentence, {i.product.id})[0]
+                or (i.product.price is not None and price_of(i.product) in sentence)
+                or mentions(sentence, i.product.title, i.product.brand)
+            }
+            if _CHEAPEST.search(sentence) and named and findings.cheapest not in (None, *named):
                 problems.append("calls another product the cheapest")
-            if _PRICIEST.search(sentence) and findings.priciest not in (None, cited[0]):
+            if _PRICIEST.search(sentence) and named and findings.priciest not in (None, *named):
                 problems.append("calls another product the most expensive")
         return problems
 

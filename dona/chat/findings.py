@@ -70,6 +70,8 @@ class Findings:
         asked feature."""
         if self.status in ("nothing", "empty"):
             return True
+        if self.status != "about":  # a list that meets the request is never "nothing"
+            return False
         return any(status is not True for item in self.items for _, status in item.checks)
 
 

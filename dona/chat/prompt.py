@@ -49,6 +49,7 @@ _VERBS = (
 )
 _OBJECTS = (
     r"instructions?|prompts?|rules?|above|previous|prior|system|guidelines|directives?|"
+    r"facts|hechos|"
     r"instrucciones|instrucción|instruccion|reglas|indicaciones|anteriores|previas|consignes|"
     r"instructions précédentes|anweisungen|regeln|istruzioni|regole|instruções|instrucoes|regras"
 )
@@ -57,7 +58,8 @@ INJECTION = re.compile(
     r"|system ?prompt|mensaje del sistema|prompt del sistema|you are now|now you are|"
     r"from now on,? you|a partir de ahora,? (?:eres|sos|ser[aá]s|respond|deb)|"
     r"ahora (?:eres|sos) |d[eé]sormais,? tu|tu es maintenant|du bist jetzt|"
-    r"new (?:instructions|rules|task)|nuevas instrucciones|nouvelles instructions|"
+    r"new (?:instructions?|rules?|task)|nuevas? (?:instrucci[oó]n|instrucciones|reglas?)|"
+    r"nouvelles? (?:instructions?|r[eè]gles?)|"
     r"act as|pretend (?:to be|you)|act[uú]a como|haz de cuenta|fais comme si|"
     r"jailbreak|developer mode|modo desarrollador|dan mode|"
     r"reveal (?:your|the) (?:prompt|instructions|system)|revela (?:tu|tus|el)|"

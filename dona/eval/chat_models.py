@@ -19,7 +19,8 @@ checks and repairs:
 Question format: {"id", "kind", "lang", "turns": [...], "expect": {...}}. Expectations on
 the last answer (products are "named" when cited or named by title):
 
-- cites_any: ids, one of which is named; mentions_any / mentions_all / not_mentions:
+- cites_any: ids, one of which is named; shows_any: ids, one of which is among the cards
+  (a follow-up about "it" need not name it); mentions_any / mentions_all / not_mentions:
   strings (case-insensitive) in the answer;
 - cited_title_any / cited_title_all / cited_title_none: words every named product's title
   contains (any / all / none); cited_text_any: regexes one of which every named
@@ -250,6 +251,8 @@ def _check(item: dict[str, Any], answers: list[Any], brand_pattern: Any) -> dict
     failures: list[str] = []
     if "cites_any" in expect and not set(expect["cites_any"]) & named_ids:
         failures.append(f"names none of {expect['cites_any']}")
+    if "shows_any" in expect and not set(expect["shows_any"]) & {p.id for p in last.products}:
+        failures.append(f"shows none of {expect['shows_any']}")
     if "mentions_any" in expect and not any(m.lower() in lowered for m in expect["mentions_any"]):
         failures.append(f"mentions none of {expect['mentions_any']}")
     for m in expect.get("mentions_all", []):

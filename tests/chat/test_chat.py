@@ -176,12 +176,28 @@ def test_answers_that_fail_a_check_are_replaced_by_the_computed_answer(shop, rep
          "does not say that nothing fits"),
         ("which brand makes the waterproof speaker?", "The Waterproof Bluetooth Speaker [1] costs $89.00.",
          "does not name the brand"),
+        ("the cheapest speaker", "The cheapest is the one at $49.00.",
+         "calls another product the cheapest"),
+        ("bluetooth speaker", "Speaker speaker speaker speaker speaker speaker speaker [1] $49.00",
+         "repeats itself"),
     ],
 )  # fmt: skip
 def test_answers_must_say_what_was_asked(shop, question, reply, reason):
     answer = ChatEngine(shop, ScriptedBackend(reply)).ask(question)
     assert reason in answer.repairs
     assert answer.text != reply and answer.model_text == reply
+
+
+def test_follow_up_answers_must_answer_the_follow_up(shop):
+    chat = Conversation()
+    engine = ChatEngine(shop, "extractive")
+    engine.ask("speaker", chat)
+    engine._backend = ScriptedBackend("The first [1] costs less than the second [2].")
+    answer = engine.ask("which one is cheaper, the first or the second?", chat)
+    assert "does not state the difference" in answer.repairs and "cheaper" in answer.text
+    engine._backend = ScriptedBackend("It costs $49.00.")
+    answer = engine.ask("does the first one have bluetooth?", chat)
+    assert "does not answer about the feature" in answer.repairs
 
 
 def test_unknown_citations_are_dropped_and_the_rest_kept(shop):
