@@ -363,15 +363,17 @@ def test_ask_a_question(page: Page, app_url: str, shot):
 
     message = ask(page, "bluetooth speaker under 60 dollars")
     answer = answer_text(message)
-    assert answer.startswith("Here is what I found in the catalog:"), answer
-    assert POCKET in answer and "[1]" in answer
+    # the computed answer: what meets the request, then the cheapest, cited
+    assert answer.startswith("We have speakers with Bluetooth under $60.00:"), answer
+    assert POCKET in answer and "[1]" in answer and "The cheapest is" in answer
     expect(cards(message).first).to_be_visible()
     titles, shown_prices = card_titles_and_prices(message)
     assert SPEAKER in titles and POCKET in titles and PARTY not in titles
     assert "$49.99" in shown_prices and "$29.95" in shown_prices
     assert max(prices(shown_prices)) <= 60  # the limit in the question held
     expect(message.get_by_text("[1] · cited in the answer")).to_be_visible()
-    expect(message.get_by_text("matches bluetooth, speaker · up to $60.00").first).to_be_visible()
+    why = re.compile(r"matches (bluetooth, speaker|speaker, bluetooth) · up to \$60\.00")
+    expect(message.get_by_text(why).first).to_be_visible()
     expect(examples).to_have_count(0)  # the examples make way for the conversation
     shot(page, "answered")
 
@@ -402,7 +404,8 @@ def test_catalog_markup_is_shown_as_text(page: Page, app_url: str, shot):
     titles, shown_prices = card_titles_and_prices(message)
     assert MARKUP_SHOWN in titles
     assert shown_prices[titles.index(MARKUP_SHOWN)] == "$19.95"
-    assert MARKUP_SHOWN in answer_text(message)  # the answer quotes it verbatim as well
+    # the answer quotes it as text too, its link syntax taken apart (catalog text is data)
+    assert "Glow Lamp bold **x** click (javascript:alert(1))" in answer_text(message)
     expect(message.get_by_text("A desk lamp. warm **light** :red[red]", exact=True)).to_be_visible()
     # Not rendered: no bold/italic element from the title, no link from the Markdown.
     assert page.locator("b, strong, em, i").filter(has_text=re.compile(r"^(bold|x)$")).count() == 0
@@ -443,7 +446,7 @@ def test_phone_width(phone: Page, app_url: str, shot):
     message = ask(phone, "bluetooth speaker under 60 dollars", tap=True)
     answer = message.get_by_test_id("stText").first
     expect(answer).to_be_visible()
-    assert answer.inner_text().startswith("Here is what I found in the catalog:")
+    assert answer.inner_text().startswith("We have speakers with Bluetooth under $60.00:")
     card = cards(message).first
     card.scroll_into_view_if_needed()
     expect(card).to_be_in_viewport()
