@@ -120,15 +120,16 @@ def llm_figures(reports: Path) -> list[tuple[str, str]]:
     for r in json.loads((reports / "llm_demo.json").read_text())["results"]:
         bold = (lambda s: f"**{s}**") if r["model"] == DEFAULT_MODEL else (lambda s: s)
         quality = " | ".join(
-            bold(f"{r[k]:.2f}") for k in ("grounded", "correct", "nothing_fits_ok", "language_ok")
+            bold(f"{r[k]:.2f}") for k in ("correct", "grounded", "no_false_denial", "language_ok")
         )
         out.append(
             (
                 f"LLM table row {r['model']}",
                 f"| {r['backend']} / {bold(MODEL_NAMES[r['model']])} | "
-                f"{r['model_file_mb']:,.0f} MB | {quality} | {r['ttft_s_p50']:.1f} s | "
-                f"{r['tokens_per_s']:.1f} | {r['prompt_tokens_mean']} | "
-                f"{r['peak_rss_mb']:,.0f} MB |",
+                f"{r['model_file_mb']:,.0f} MB | {quality} | {r['repaired']} | "
+                f"{r['ttft_s_p50']:.1f} s | {r['total_s_p50']:.1f} s | "
+                f"{r['tokens_per_s']:.1f} | {r['prompt_tokens_mean']} "
+                f"({r['new_prompt_tokens_mean']}) | {r['peak_rss_mb']:,.0f} MB |",
             )
         )
     return out

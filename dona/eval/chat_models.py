@@ -100,6 +100,7 @@ class ModelResult:
     questions: list[QuestionResult] = field(default_factory=list)
     injections: list[InjectionResult] = field(default_factory=list)
     peak_rss_mb: float = 0.0
+    load_average: tuple[float, ...] = ()  # at the end of this model's run
     error: str | None = None
 
     def share(self, attribute: str, language: str | None = None) -> float:
@@ -156,7 +157,7 @@ class ModelResult:
             "injections_reached_shopper": sum(i.reached_shopper for i in self.injections),
             "peak_rss_mb": round(self.peak_rss_mb),
             "cpu_count": os.cpu_count(),
-            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "load_average": [round(x, 2) for x in self.load_average or os.getloadavg()],
             "error": self.error,
         }
 
@@ -475,6 +476,7 @@ def run_model(
     if injections:
         _injections(engine, settings, injections, result)
     result.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result.load_average = os.getloadavg()
     return result
 
 
@@ -512,8 +514,8 @@ def markdown(results: list[ModelResult], dataset: str) -> str:
         "shares of conversations, higher is better, checked on the answer the shopper "
         "reads. *Raw* is the model's own text before DONA's checks replaced it. Times are "
         "p50 over the conversations' last turns; peak RSS is the whole DONA process. "
-        f"Machine: {first.get('cpu_count')} CPUs, load average {first.get('load_average')} "
-        "at the end of the first model's run.",
+        f"Machine: {first.get('cpu_count')} CPUs; load average (1, 5, 15 min) at the end of "
+        "each model's run: " + "; ".join(f"{r['model']} {r['load_average']}" for r in rows) + ".",
         "",
         "| backend | model | file MB | correct | correct es / en | grounded | grounded raw | "
         "no false denial | language (es) | repaired | TTFT p50 s | total p50 s | tokens/s | "
