@@ -410,10 +410,13 @@ _CHEAP = re.compile(
 _NAME = re.compile(r"(?<![\w-])(?:[A-Z]{2,}[A-Za-z]*|[A-Z][a-z]+[A-Z]?[a-z]*)(?![\w-])")
 
 
-def _names(text: str, brands: list[str]) -> tuple[str, ...]:
-    """Words written like a brand (capitalised, not opening a sentence, no digits) that are
-    not a known brand, shop word or function word: "¿tenés parlantes JBL?" -> ("JBL",)."""
+def _names(text: str, brands: list[str], kind: Kind | None) -> tuple[str, ...]:
+    """Words written like a brand that are not a known brand, shop word or function word,
+    and stand where a brand does: next to the kind ("parlantes JBL", "Bose headphones"),
+    after "de" / "from" / "by" / "marca", or in capitals ("JBL"). "A speaker for my Mac"
+    names no brand."""
     known = {fold(w) for b in brands for w in b.split()}
+    spans = [m.span() for m in kind.asked.finditer(fold(text))] if kind is not None else []
     found = []
     for m in _NAME.finditer(text):
         before = text[: m.start()].rstrip()
@@ -422,8 +425,17 @@ def _names(text: str, brands: list[str]) -> tuple[str, ...]:
         word = fold(m.group(0))
         if word in known or word in _STOP_FOLDED or word in _VOCABULARY_WORDS:
             continue
-        found.append(m.group(0))
+        previous = before.split()[-1].lower() if before.split() else ""
+        beside_kind = any(
+            0 <= m.start() - end <= 2 or 0 <= start - m.end() <= 2 for start, end in spans
+        )
+        capitals = m.group(0).isupper() and 2 <= len(m.group(0)) <= 5
+        if beside_kind or capitals or previous in _BRAND_WORDS:
+            found.append(m.group(0))
     return tuple(dict.fromkeys(found))[:3]
+
+
+_BRAND_WORDS = frozenset({"de", "from", "by", "marca", "brand", "of", "del"})
 
 
 _ARTICLES = frozenset(
@@ -647,7 +659,7 @@ def understand(
         subject=" ".join(subject_words[:6]),
         refers_to_last=refers_to_last,
         head=head,
-        names=_names(text, brands) if not references else (),
+        names=_names(text, brands, kind) if not references else (),
     )
 
 

@@ -185,6 +185,20 @@ def test_comparisons(question):
     assert u.compare and u.references == [0, 1] and u.order is None
 
 
+@pytest.mark.parametrize(
+    "question, names",
+    [
+        ("¿tenés parlantes JBL?", ("JBL",)),
+        ("Do you have Bose headphones?", ("Bose",)),
+        ("algo de Xiaomi", ("Xiaomi",)),
+        ("a Bluetooth speaker for my Mac", ()),  # not where a brand stands
+        ("auriculares Sony", ()),  # a brand the catalog has
+    ],
+)
+def test_words_that_may_be_unknown_brands(question, names):
+    assert understand(question, BRANDS).names == names
+
+
 def test_what_the_shopper_wants_to_know():
     assert understand("How much does the Sony MBS-100 speaker cost?", BRANDS).asks == "price"
     assert understand("¿de qué marca es el parlante Roller Coaster?", BRANDS).asks == "brand"
