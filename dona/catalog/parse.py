@@ -1205,6 +1205,14 @@ def _short_id(value: Any) -> str | None:
 
 
 def parse_catalog_file(path: str | Path, options: ParseOptions | None = None) -> ParseResult:
+    options = options or ParseOptions()
+    path = check_catalog_file(path, options.max_bytes)
+    return parse_catalog(path.read_bytes(), path.name, options)
+
+
+def check_catalog_file(path: str | Path, max_bytes: int) -> Path:
+    """The path of a catalog file that exists, is a file, and is within `max_bytes`;
+    otherwise a plain error saying which (the CLI's and the service's one check)."""
     path = Path(path)
     if not path.exists():
         raise CatalogFileError(
@@ -1216,17 +1224,16 @@ def parse_catalog_file(path: str | Path, options: ParseOptions | None = None) ->
             code="file_is_folder",
             params={"path": str(path)},
         )
-    options = options or ParseOptions()
     size = path.stat().st_size
-    if size > options.max_bytes:
+    if size > max_bytes:
         raise CatalogFileError(
             f"{path.name} is {size // (1024 * 1024)} MB, over the "
-            f"{options.max_bytes // (1024 * 1024)} MB limit (DONA_MAX_UPLOAD_MB)",
+            f"{max_bytes // (1024 * 1024)} MB limit (DONA_MAX_UPLOAD_MB)",
             code="file_over_limit",
             params={
                 "name": path.name,
                 "size_mb": size // (1024 * 1024),
-                "limit_mb": options.max_bytes // (1024 * 1024),
+                "limit_mb": max_bytes // (1024 * 1024),
             },
         )
-    return parse_catalog(path.read_bytes(), path.name, options)
+    return path

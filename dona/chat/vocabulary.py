@@ -12,11 +12,11 @@ says false; otherwise the catalog does not say. All matching runs on bounded tex
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from dona.catalog import Product
+from dona.catalog.text import fold_accents
 
 MAX_PRODUCT_TEXT = 2000  # characters of title + description + attributes matched per product
 MAX_ATTRIBUTES = 200
@@ -24,8 +24,7 @@ MAX_ATTRIBUTES = 200
 
 def fold(text: str) -> str:
     """Lower case, accents removed: 'Cancelación' -> 'cancelacion'."""
-    text = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in text if not unicodedata.combining(c))
+    return fold_accents(text.casefold())
 
 
 def _words(*alternatives: str) -> re.Pattern[str]:

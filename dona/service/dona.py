@@ -21,12 +21,11 @@ from typing import Any
 import numpy as np
 
 from dona.catalog import ParseOptions, ParseResult, Product, check_catalog_name, product_text
-from dona.catalog.parse import parse_catalog
+from dona.catalog.parse import check_catalog_file, parse_catalog
 from dona.config import Settings, get_settings
 from dona.embed import Embedder, get_embedder
 from dona.errors import (
     AuthError,
-    CatalogFileError,
     CatalogNotFoundError,
     ConfigError,
     DonaError,
@@ -200,30 +199,7 @@ class Dona:
     # ---- ingest -----------------------------------------------------------------------
 
     def ingest_file(self, path: str | Path, **kwargs: Any) -> IngestReport:
-        path = Path(path)
-        if not path.exists():
-            raise CatalogFileError(
-                f"no such file: {path}", code="file_not_found", params={"path": str(path)}
-            )
-        if path.is_dir():
-            raise CatalogFileError(
-                f"{path} is a folder; give the catalog file inside it",
-                code="file_is_folder",
-                params={"path": str(path)},
-            )
-        limit = self.settings.max_upload_mb * 1024 * 1024
-        if path.stat().st_size > limit:
-            size_mb = path.stat().st_size // (1024 * 1024)
-            raise CatalogFileError(
-                f"{path.name} is {size_mb} MB, over the "
-                f"{self.settings.max_upload_mb} MB limit (DONA_MAX_UPLOAD_MB)",
-                code="file_over_limit",
-                params={
-                    "name": path.name,
-                    "size_mb": size_mb,
-                    "limit_mb": self.settings.max_upload_mb,
-                },
-            )
+        path = check_catalog_file(path, self.settings.max_upload_mb * 1024 * 1024)
         return self.ingest_bytes(path.read_bytes(), filename=path.name, **kwargs)
 
     def ingest_bytes(
